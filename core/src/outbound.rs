@@ -1,0 +1,239 @@
+//! Building server frames as compact JSON text with a fixed field order.
+//!
+//! Frames are written directly into one `String` (no intermediate values): this is the hot path
+//! of every reply. The field order is part of the byte-exact contract checked by the vectors.
+
+use alloc::string::String;
+use core::fmt::Write;
+
+use crate::error::ErrorCode;
+
+/// A v2 frame's position: its seq and the session it belongs to. `None` for v1 frames.
+pub(crate) type Seq<'a> = Option<(u64, &'a str)>;
+
+/// Writes a JSON object field by field.
+pub(crate) struct ObjectWriter {
+    out: String,
+}
+
+impl ObjectWriter {
+    /// Starts a frame `{"type":"<kind>"`.
+    pub(crate) fn frame(kind: &str, capacity: usize) -> ObjectWriter {
+        let mut out = String::with_capacity(capacity + 16 + kind.len());
+        out.push_str("{\"type\":");
+        write_json_str(&mut out, kind);
+        ObjectWriter { out }
+    }
+
+    /// Starts an empty object.
+    pub(crate) fn object(capacity: usize) -> ObjectWriter {
+        let mut out = String::with_capacity(capacity);
+        out.push('{');
+        ObjectWriter { out }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.out.ends_with('{') {
+            self.out.push(',');
+        }
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
+    }
+
+    pub(crate) fn str(mut self, key: &str, value: &str) -> Self {
+        self.key(key);
+        write_json_str(&mut self.out, value);
+        self
+    }
+
+    pub(crate) fn opt_str(self, key: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self,
+        }
+    }
+
+    pub(crate) fn u64(mut self, key: &str, value: u64) -> Self {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    pub(crate) fn opt_u64(self, key: &str, value: Option<u64>) -> Self {
+        match value {
+            Some(v) => self.u64(key, v),
+            None => self,
+        }
+    }
+
+    /// `"sessionKey":..,"seq":n` on v2 session frames (a connection may follow several sessions).
+    pub(crate) fn seq(self, seq: Seq<'_>) -> Self {
+        match seq {
+            Some((n, key)) => self.str("sessionKey", key).u64("seq", n),
+            None => self,
+        }
+    }
+
+    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
+        self.key(key);
+        self.out.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    /// Writes pre-rendered JSON (an object or array this module built).
+    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
+        self.key(key);
+        self.out.push_str(json);
+        self
+    }
+
+    pub(crate) fn str_array<'a>(mut self, key: &str, items: impl IntoIterator<Item = &'a str>) -> Self {
+        self.key(key);
+        self.out.push('[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_json_str(&mut self.out, item);
+        }
+        self.out.push(']');
+        self
+    }
+
+    pub(crate) fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
+/// Appends `s` as a JSON string literal, escaping exactly as serde_json does.
+pub(crate) fn write_json_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// `chat.typing` for one message.
+pub(crate) fn typing(message_id: &str, seq: Seq<'_>) -> String {
+    ObjectWriter::frame("chat.typing", 32 + message_id.len())
+        .str("messageId", message_id)
+        .seq(seq)
+        .finish()
+}
+
+/// `chat.stream` (`done:false`) carrying `content` (cumulative, or a delta in v2 delta mode).
+pub(crate) fn stream(message_id: &str, content: &str, seq: Seq<'_>) -> String {
+    ObjectWriter::frame("chat.stream", 48 + message_id.len() + content.len())
+        .str("messageId", message_id)
+        .str("content", content)
+        .bool("done", false)
+        .seq(seq)
+        .finish()
+}
+
+/// One `chat.response` frame of a final reply split into `chunks` parts (`index` from 1).
+pub(crate) struct ResponseFrame<'a> {
+    pub message_id: &'a str,
+    pub content: &'a str,
+    pub index: usize,
+    pub chunks: usize,
+    pub cancelled: bool,
+    pub seq: Seq<'a>,
+}
+
+pub(crate) fn response(f: &ResponseFrame<'_>) -> String {
+    let last = f.index == f.chunks;
+    let mut w = ObjectWriter::frame("chat.response", 64 + f.message_id.len() + f.content.len())
+        .str("messageId", f.message_id)
+        .str("content", f.content)
+        .bool("done", last);
+    if f.chunks > 1 {
+        w = w.u64("chunk", f.index as u64).u64("chunks", f.chunks as u64);
+    }
+    if f.cancelled && last {
+        w = w.bool("cancelled", true);
+    }
+    w.seq(f.seq).finish()
+}
+
+/// The seed's greeting, kept for clients that expect it (`greeting: true`).
+pub(crate) fn greeting() -> String {
+    ObjectWriter::frame("chat.response", 48)
+        .str("content", "Connected to WebSocket chat server")
+        .finish()
+}
+
+/// Optional parts of a `chat.error` frame.
+#[derive(Default)]
+pub(crate) struct ErrorExtras<'a> {
+    pub message_id: Option<&'a str>,
+    pub retry_after_ms: Option<u64>,
+    pub pairing_code: Option<&'a str>,
+    pub seq: Seq<'a>,
+}
+
+/// `chat.error` with its stable `code`.
+pub(crate) fn error(code: ErrorCode, text: &str, extras: &ErrorExtras<'_>) -> String {
+    let mut w = ObjectWriter::frame("chat.error", 64 + text.len())
+        .opt_str("messageId", extras.message_id)
+        .str("error", text)
+        .str("code", code.as_str());
+    if code.retryable() {
+        w = w.bool("retryable", true);
+    }
+    w.opt_u64("retryAfterMs", extras.retry_after_ms)
+        .opt_str("pairingCode", extras.pairing_code)
+        .seq(extras.seq)
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn escaping_matches_serde_json() {
+        for s in ["plain", "quote\"back\\slash", "nl\ncr\rtab\t", "\u{0}\u{1f}\u{8}\u{c}\u{7f}", "中文 🦀", "</script>"] {
+            let mut ours = String::new();
+            write_json_str(&mut ours, s);
+            assert_eq!(ours, serde_json::to_string(s).unwrap());
+        }
+    }
+
+    #[test]
+    fn frames() {
+        assert_eq!(typing("m1", None), r#"{"type":"chat.typing","messageId":"m1"}"#);
+        assert_eq!(
+            stream("m1", "Hi", Some((3, "k"))),
+            r#"{"type":"chat.stream","messageId":"m1","content":"Hi","done":false,"sessionKey":"k","seq":3}"#
+        );
+        let e = error(ErrorCode::Busy, "busy", &ErrorExtras { retry_after_ms: Some(5), ..Default::default() });
+        assert_eq!(e, r#"{"type":"chat.error","error":"busy","code":"busy","retryable":true,"retryAfterMs":5}"#);
+        assert_eq!(ObjectWriter::object(4).finish(), "{}".to_string());
+    }
+}

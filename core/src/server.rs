@@ -1,0 +1,1780 @@
+//! The server side of the protocol as one sans-IO state machine.
+//!
+//! The host feeds inputs (`handle_*`, each with the current time in milliseconds) and then
+//! drains the outputs: [`Server::poll_transmit`] (frames and closes to write),
+//! [`Server::poll_event`] (work for the host: verify a token, run or cancel a turn, ...) and
+//! [`Server::poll_timeout`] (when to call [`Server::handle_timeout`]). Nothing here blocks,
+//! allocates a socket, reads a clock or draws a random number.
+
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde_json::Value;
+
+use crate::auth;
+use crate::chunk;
+use crate::config::{BusyPolicy, Config, DmPolicy, Limits};
+use crate::error::{ErrorCode, UsageError};
+use crate::event::{
+    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, Transmit, Turn,
+    TurnId,
+};
+use crate::identity;
+use crate::inbound::{self, FieldError, Loose, RawFrame};
+use crate::media::{self, Media, MAX_MEDIA};
+use crate::outbound::{self, ErrorExtras, ObjectWriter};
+use crate::pairing::{self, Pairing};
+use crate::rate::Bucket;
+use crate::session::{Session, SessionFrame, StreamMode};
+use crate::timers::{Timer, Timers};
+
+/// Highest protocol version this core speaks.
+pub const PROTOCOL_VERSION: u8 = 2;
+
+/// Close code for authentication failures (seed behaviour).
+pub const CLOSE_AUTH: u16 = 4401;
+/// Close code for idle and heartbeat timeouts.
+pub const CLOSE_TIMEOUT: u16 = 4408;
+/// Close code for a server shutting down (WebSocket "going away").
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// The seed's text for frames that are not a well-formed `chat.send`.
+const INVALID_FORMAT: &str = "Invalid message format. Expected: { type: 'chat.send', content: '...' }";
+/// Longest accepted `messageId`.
+const MAX_MESSAGE_ID: usize = 256;
+/// Most history messages one `chat.history` may ask for.
+const MAX_HISTORY_LIMIT: u64 = 200;
+/// Default page size of `chat.history`.
+const DEFAULT_HISTORY_LIMIT: u64 = 50;
+/// Sessions kept (for resume and idempotency) before the least recently active idle ones go.
+const MAX_IDLE_SESSIONS: usize = 10_000;
+
+/// One message of a history page, supplied by the host's store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryMessage {
+    /// Message id.
+    pub message_id: String,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// Who wrote it (user messages).
+    pub sender_id: Option<String>,
+    /// Display name (user messages).
+    pub sender_name: Option<String>,
+    /// The text.
+    pub content: String,
+    /// When, in the host's milliseconds.
+    pub at: u64,
+}
+
+/// A page of history, newest last.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistoryPage {
+    /// Messages, oldest first.
+    pub messages: Vec<HistoryMessage>,
+    /// Cursor for the next (older) page, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug)]
+enum ConnState {
+    /// Waiting for the auth service; frames wait in order.
+    AwaitingAuth {
+        deadline: u64,
+        pending: VecDeque<String>,
+    },
+    Open,
+    /// A close was sent; input is ignored until the host reports the disconnect.
+    Closing,
+}
+
+#[derive(Debug, Clone)]
+struct Identity {
+    sender_id: String,
+    sender_name: Option<String>,
+    authenticated: bool,
+    auth: Option<Value>,
+}
+
+struct Connection {
+    state: ConnState,
+    query: Vec<(String, String)>,
+    identity: Identity,
+    protocol: u8,
+    stream_mode: StreamMode,
+    /// Session keys this (v2) connection is attached to.
+    attached: Vec<String>,
+    last_inbound: u64,
+    last_outbound: u64,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The query holds the token: keep it out of debug output.
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("sender_id", &self.identity.sender_id)
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct TurnState {
+    session_key: String,
+    message_id: String,
+    origin: ConnectionId,
+    /// The turn for the host; taken when the turn starts.
+    pending_run: Option<Box<Turn>>,
+    running: bool,
+    text: String,
+    last_output: u64,
+    last_keepalive: u64,
+}
+
+#[derive(Debug)]
+struct HistoryRequest {
+    connection: ConnectionId,
+    session_key: String,
+    client_id: Option<String>,
+}
+
+/// The protocol's server side. See the crate docs for the run loop.
+pub struct Server {
+    config: Config,
+    conns: BTreeMap<ConnectionId, Connection>,
+    sessions: BTreeMap<String, Session>,
+    turns: BTreeMap<TurnId, TurnState>,
+    timers: Timers,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    buckets: BTreeMap<String, Bucket>,
+    pairing: Pairing,
+    dynamic_agents: BTreeSet<String>,
+    history_requests: BTreeMap<u64, HistoryRequest>,
+    next_connection: u64,
+    next_turn: u64,
+    next_message: u64,
+    next_request: u64,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("connections", &self.conns.len())
+            .field("sessions", &self.sessions.len())
+            .field("turns", &self.turns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who receives a session frame besides the attached v2 connections.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A v1 origin connection gets its own turn's frames (the seed's behaviour).
+    Connection(ConnectionId),
+    None,
+}
+
+impl Server {
+    /// A server with this configuration and no connections.
+    pub fn new(config: Config) -> Server {
+        Server {
+            config,
+            conns: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            turns: BTreeMap::new(),
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            buckets: BTreeMap::new(),
+            pairing: Pairing::default(),
+            dynamic_agents: BTreeSet::new(),
+            history_requests: BTreeMap::new(),
+            next_connection: 0,
+            next_turn: 0,
+            next_message: 0,
+            next_request: 0,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- outputs -------------------------------------------------------------------------
+
+    /// The next frame or close to write, in order per connection.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next request for the host, in the order the core made them.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Server::handle_timeout`] should next be called, if anything is scheduled.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.next()
+    }
+
+    // ----- observation (metrics, tests) ----------------------------------------------------
+
+    /// Connections known to the core (any state).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Sessions held in memory.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Turns accepted and not finished (running or queued).
+    pub fn turn_count(&self) -> usize {
+        self.turns.len()
+    }
+
+    /// Pairing requests waiting for an operator: `(code, sender id, sender name)`.
+    pub fn pending_pairings(&self) -> Vec<(String, String, Option<String>)> {
+        self.pairing
+            .pending()
+            .map(|(code, r)| (code.as_str().to_owned(), r.sender_id.clone(), r.sender_name.clone()))
+            .collect()
+    }
+
+    // ----- connection lifecycle ------------------------------------------------------------
+
+    /// A WebSocket was accepted with this raw URL query (`senderId=...&token=...`, with or
+    /// without `?`). Returns the id the host uses for every later input of this connection.
+    pub fn handle_connect(&mut self, now: u64, query: &str) -> ConnectionId {
+        self.next_connection += 1;
+        let id = ConnectionId(self.next_connection);
+        let query = identity::parse_query(query);
+        let param = |name: &str| {
+            query
+                .iter()
+                .rev()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        let sender_id = param("senderId").unwrap_or_else(|| id.to_string());
+        let sender_name = param("senderName");
+        let protocol = match param("protocol").as_deref() {
+            Some("2") => 2,
+            _ => 1,
+        };
+        let stream_mode = match param("stream").as_deref() {
+            Some("delta") => StreamMode::Delta,
+            _ => StreamMode::Cumulative,
+        };
+        let token = param("token");
+        let conn = Connection {
+            state: ConnState::Open,
+            query,
+            identity: Identity {
+                sender_id,
+                sender_name,
+                authenticated: false,
+                auth: None,
+            },
+            protocol,
+            stream_mode,
+            attached: Vec::new(),
+            last_inbound: now,
+            last_outbound: now,
+        };
+        self.conns.insert(id, conn);
+
+        if !self.config.auth.enabled {
+            self.accept(now, id);
+            return id;
+        }
+        match token {
+            Some(_) => {
+                let deadline = now + self.config.auth.timeout_ms;
+                let request = {
+                    let conn = &self.conns[&id];
+                    auth::verify_request(&conn.query, &self.config.auth.token_type)
+                };
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    conn.state = ConnState::AwaitingAuth {
+                        deadline,
+                        pending: VecDeque::new(),
+                    };
+                }
+                self.timers.schedule(deadline, Timer::Auth(id));
+                self.events.push_back(Event::VerifyToken {
+                    connection: id,
+                    request,
+                });
+            }
+            None if self.config.auth.required => {
+                self.send_error(
+                    id,
+                    ErrorCode::AuthRequired,
+                    "Token required. Connect with ?token=YOUR_TOKEN",
+                    &ErrorExtras::default(),
+                );
+                self.close(id, CLOSE_AUTH, "Token required");
+            }
+            None => self.accept(now, id),
+        }
+        id
+    }
+
+    /// The auth service answered with this HTTP status and body. Answers for connections that
+    /// are gone or no longer waiting (a timeout won the race) are ignored.
+    pub fn handle_auth_response(&mut self, now: u64, connection: ConnectionId, status: u16, body: &[u8]) {
+        if !self.awaiting_auth(connection) {
+            return;
+        }
+        match auth::read_response(status, body) {
+            Ok(verified) => {
+                if let Some(conn) = self.conns.get_mut(&connection) {
+                    conn.identity = Identity {
+                        sender_id: verified.user_id,
+                        sender_name: verified.username,
+                        authenticated: true,
+                        auth: Some(verified.data),
+                    };
+                }
+                self.finish_auth(now, connection);
+            }
+            Err(failure) => self.auth_failed(now, connection, &failure),
+        }
+    }
+
+    /// The auth service could not be reached (connection refused, DNS, TLS...).
+    pub fn handle_auth_unavailable(&mut self, now: u64, connection: ConnectionId) {
+        if self.awaiting_auth(connection) {
+            let failure = auth::Failure::new(ErrorCode::AuthUnavailable, "service_unavailable");
+            self.auth_failed(now, connection, &failure);
+        }
+    }
+
+    /// The socket is gone. Replies keep running; their frames reach the session's other
+    /// connections and its replay buffer. A disconnect is never a cancel.
+    pub fn handle_disconnect(&mut self, _now: u64, connection: ConnectionId) -> Result<(), UsageError> {
+        let conn = self.conns.remove(&connection).ok_or(UsageError::UnknownConnection)?;
+        for key in conn.attached {
+            if let Some(session) = self.sessions.get_mut(&key) {
+                session.attached.retain(|c| *c != connection);
+            }
+        }
+        self.history_requests.retain(|_, r| r.connection != connection);
+        Ok(())
+    }
+
+    /// A text frame arrived (raw bytes as received: the core checks size and UTF-8).
+    pub fn handle_text(&mut self, now: u64, connection: ConnectionId, data: &[u8]) -> Result<(), UsageError> {
+        let max = self.config.limits.max_frame_bytes;
+        let conn = self.conns.get_mut(&connection).ok_or(UsageError::UnknownConnection)?;
+        conn.last_inbound = now;
+        match &mut conn.state {
+            ConnState::Closing => return Ok(()),
+            ConnState::AwaitingAuth { pending, .. } => {
+                // Held in order until the identity is known; never run before it.
+                let refusal = if data.len() > max {
+                    Some((ErrorCode::FrameTooLarge, frame_too_large_text(max)))
+                } else if pending.len() >= self.config.limits.max_pending_frames {
+                    Some((
+                        ErrorCode::TooManyPending,
+                        "Too many messages while authentication is pending".to_owned(),
+                    ))
+                } else {
+                    match core::str::from_utf8(data) {
+                        Ok(text) => {
+                            pending.push_back(text.to_owned());
+                            None
+                        }
+                        Err(_) => Some((ErrorCode::InvalidUtf8, "Frame is not valid UTF-8".to_owned())),
+                    }
+                };
+                if let Some((code, text)) = refusal {
+                    self.send_error(connection, code, &text, &ErrorExtras::default());
+                }
+                return Ok(());
+            }
+            ConnState::Open => {}
+        }
+        if data.len() > max {
+            self.send_error(connection, ErrorCode::FrameTooLarge, &frame_too_large_text(max), &ErrorExtras::default());
+            return Ok(());
+        }
+        match core::str::from_utf8(data) {
+            Ok(text) => self.process_frame(now, connection, text),
+            Err(_) => self.send_error(
+                connection,
+                ErrorCode::InvalidUtf8,
+                "Frame is not valid UTF-8",
+                &ErrorExtras::default(),
+            ),
+        }
+        Ok(())
+    }
+
+    /// A binary frame arrived: refused with `binary_frame`, the connection stays usable.
+    pub fn handle_binary(&mut self, now: u64, connection: ConnectionId, _data: &[u8]) -> Result<(), UsageError> {
+        let conn = self.conns.get_mut(&connection).ok_or(UsageError::UnknownConnection)?;
+        conn.last_inbound = now;
+        if matches!(conn.state, ConnState::Closing) {
+            return Ok(());
+        }
+        self.send_error(
+            connection,
+            ErrorCode::BinaryFrame,
+            "Binary frames are not supported; send JSON text",
+            &ErrorExtras::default(),
+        );
+        Ok(())
+    }
+
+    /// Runs every deadline due at `now`: auth timeouts, idle and heartbeat closes, turn
+    /// keepalives and agent timeouts.
+    pub fn handle_timeout(&mut self, now: u64) {
+        while let Some((_, timer)) = self.timers.pop_due(now) {
+            match timer {
+                Timer::Auth(id) => {
+                    let expired = matches!(
+                        self.conns.get(&id).map(|c| &c.state),
+                        Some(ConnState::AwaitingAuth { deadline, .. }) if *deadline <= now
+                    );
+                    if expired {
+                        self.auth_failed(now, id, &auth::Failure::new(ErrorCode::AuthTimeout, "timeout"));
+                    }
+                }
+                Timer::Idle(id) => self.check_idle(now, id),
+                Timer::Turn(id) => self.check_turn(now, id),
+            }
+        }
+    }
+
+    /// Stops everything for a shutdown: every running or queued reply ends with a cancelled
+    /// final frame (and a `CancelTurn` for running ones), every connection is closed with 1001.
+    pub fn handle_shutdown(&mut self, now: u64) {
+        let turns: Vec<TurnId> = self.turns.keys().copied().collect();
+        for turn in turns {
+            self.cancel_turn(now, turn, CancelReason::Shutdown);
+        }
+        let ids: Vec<ConnectionId> = self.conns.keys().copied().collect();
+        for id in ids {
+            if !matches!(self.conns[&id].state, ConnState::Closing) {
+                self.close(id, CLOSE_GOING_AWAY, "Server shutting down");
+            }
+        }
+    }
+
+    // ----- agent output --------------------------------------------------------------------
+
+    /// The agent produced more text for `turn` (only the new part). Output for a turn that
+    /// was cancelled or already finished is ignored.
+    pub fn handle_agent_delta(&mut self, now: u64, turn: TurnId, delta: &str) -> Result<(), UsageError> {
+        self.append_output(now, turn, delta, false)
+    }
+
+    /// The agent's whole text so far replaces what it sent before (agents that stream
+    /// cumulative text, such as an OpenClaw gateway). Only the new suffix is streamed when
+    /// the text extends the previous one.
+    pub fn handle_agent_text(&mut self, now: u64, turn: TurnId, text: &str) -> Result<(), UsageError> {
+        let Some(state) = self.running_turn(turn)? else {
+            return Ok(());
+        };
+        match text.strip_prefix(state.text.as_str()) {
+            Some(suffix) => {
+                let suffix = suffix.to_owned();
+                self.append_output(now, turn, &suffix, false)
+            }
+            // A rewrite (the agent revised its text): stream the whole text as a replacement.
+            None => self.append_output(now, turn, text, true),
+        }
+    }
+
+    fn append_output(&mut self, now: u64, turn: TurnId, delta: &str, replace: bool) -> Result<(), UsageError> {
+        if turn.0 == 0 || turn.0 > self.next_turn {
+            return Err(UsageError::UnknownTurn);
+        }
+        let Some(state) = self.turns.get_mut(&turn).filter(|t| t.running) else {
+            return Ok(());
+        };
+        state.last_output = now;
+        if delta.is_empty() && !replace {
+            return Ok(());
+        }
+        if replace {
+            state.text.clear();
+        }
+        let start = state.text.len();
+        state.text.push_str(delta);
+        let frame = SessionFrame::Stream {
+            message_id: state.message_id.clone(),
+            start,
+            delta: delta.to_owned(),
+            replace,
+        };
+        emit_frame(
+            &mut self.sessions,
+            &mut self.conns,
+            &mut self.transmits,
+            &self.config.limits,
+            &state.session_key,
+            Origin::Connection(state.origin),
+            frame,
+            Some(&state.text),
+        );
+        Ok(())
+    }
+
+    /// The agent finished. `text` is the final reply; `None` uses the streamed text.
+    pub fn handle_agent_final(&mut self, now: u64, turn: TurnId, text: Option<&str>) -> Result<(), UsageError> {
+        let Some(state) = self.running_turn(turn)? else {
+            return Ok(());
+        };
+        if let Some(text) = text {
+            state.text.clear();
+            state.text.push_str(text);
+        }
+        self.finish_turn(now, turn, Outcome::Completed, None);
+        Ok(())
+    }
+
+    /// The agent failed; the client gets `chat.error` with code `agent_error` and this text.
+    pub fn handle_agent_error(&mut self, now: u64, turn: TurnId, message: &str) -> Result<(), UsageError> {
+        if self.running_turn(turn)?.is_none() {
+            return Ok(());
+        }
+        let text = if message.is_empty() { "Agent failed" } else { message };
+        self.finish_turn(now, turn, Outcome::Failed, Some((ErrorCode::AgentError, text)));
+        Ok(())
+    }
+
+    // ----- host answers --------------------------------------------------------------------
+
+    /// The host's answer to `FetchHistory`: a page, or an error text for the client.
+    pub fn handle_history(&mut self, _now: u64, request: u64, page: Result<HistoryPage, &str>) -> Result<(), UsageError> {
+        let req = self.history_requests.remove(&request).ok_or(UsageError::UnknownRequest)?;
+        if !self.conns.contains_key(&req.connection) {
+            return Ok(());
+        }
+        match page {
+            Ok(page) => {
+                let mut messages = String::from("[");
+                for (i, m) in page.messages.iter().enumerate() {
+                    if i > 0 {
+                        messages.push(',');
+                    }
+                    messages.push_str(
+                        &ObjectWriter::object(64 + m.content.len())
+                            .str("messageId", &m.message_id)
+                            .str("role", &m.role)
+                            .opt_str("senderId", m.sender_id.as_deref())
+                            .opt_str("senderName", m.sender_name.as_deref())
+                            .str("content", &m.content)
+                            .u64("at", m.at)
+                            .finish(),
+                    );
+                }
+                messages.push(']');
+                let frame = ObjectWriter::frame("chat.history", messages.len() + 64)
+                    .opt_str("id", req.client_id.as_deref())
+                    .str("sessionKey", &req.session_key)
+                    .raw("messages", &messages)
+                    .opt_str("nextCursor", page.next_cursor.as_deref())
+                    .finish();
+                self.send_text(req.connection, frame);
+            }
+            Err(reason) => {
+                let text = format!("History unavailable: {reason}");
+                self.send_error(req.connection, ErrorCode::HistoryUnavailable, &text, &ErrorExtras::default());
+            }
+        }
+        Ok(())
+    }
+
+    /// An operator approved a pairing code; returns the sender it admits.
+    pub fn approve_pairing(&mut self, _now: u64, code: &str) -> Result<String, UsageError> {
+        let sender = self.pairing.approve(code).ok_or(UsageError::UnknownPairingCode)?;
+        self.events.push_back(Event::PairingApproved {
+            code: code.trim().to_ascii_uppercase(),
+            sender_id: sender.clone(),
+        });
+        Ok(sender)
+    }
+
+    /// Admits a sender under `dmPolicy: pairing` (restoring approvals the host persisted).
+    pub fn allow_sender(&mut self, sender_id: &str) {
+        self.pairing.approved.insert(sender_id.to_owned());
+    }
+
+    /// Records a dynamic agent the host already provisioned (restoring after a restart), so
+    /// it is not provisioned again and counts toward `maxAgents`.
+    pub fn restore_dynamic_agent(&mut self, agent_id: &str) {
+        self.dynamic_agents.insert(agent_id.to_owned());
+    }
+
+    /// Exports every session's sequence counter and replay buffer as JSON, for the host to
+    /// persist and [`Server::restore_sessions`] after a restart.
+    pub fn export_sessions(&self) -> String {
+        let sessions: Vec<Value> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.next_seq > 1)
+            .map(|(k, s)| s.export(k))
+            .collect();
+        serde_json::to_string(&serde_json::json!({"version": 1, "sessions": sessions})).unwrap_or_default()
+    }
+
+    /// Restores sessions exported by [`Server::export_sessions`]. Call before accepting
+    /// connections; existing sessions with the same key are replaced.
+    pub fn restore_sessions(&mut self, now: u64, exported: &str) -> Result<(), UsageError> {
+        let value: Value = serde_json::from_str(exported).map_err(|_| UsageError::InvalidState)?;
+        if value.get("version").and_then(Value::as_u64) != Some(1) {
+            return Err(UsageError::InvalidState);
+        }
+        let list = value.get("sessions").and_then(Value::as_array).ok_or(UsageError::InvalidState)?;
+        let limits = &self.config.limits;
+        let mut restored = Vec::with_capacity(list.len());
+        for item in list {
+            restored.push(
+                Session::import(item, now, limits.replay_frames, limits.replay_bytes)
+                    .ok_or(UsageError::InvalidState)?,
+            );
+        }
+        for (key, session) in restored {
+            self.sessions.insert(key, session);
+        }
+        Ok(())
+    }
+
+    // ----- internals: connection state -----------------------------------------------------
+
+    fn awaiting_auth(&self, id: ConnectionId) -> bool {
+        matches!(self.conns.get(&id).map(|c| &c.state), Some(ConnState::AwaitingAuth { .. }))
+    }
+
+    fn auth_failed(&mut self, now: u64, id: ConnectionId, failure: &auth::Failure) {
+        if self.config.auth.required {
+            let text = format!("Authentication failed: {}", failure.reason);
+            self.send_error(id, failure.code, &text, &ErrorExtras::default());
+            self.close(id, CLOSE_AUTH, "Authentication failed");
+        } else {
+            // Not required: continue anonymously with the URL identity.
+            self.finish_auth(now, id);
+        }
+    }
+
+    fn finish_auth(&mut self, now: u64, id: ConnectionId) {
+        let pending = match self.conns.get_mut(&id) {
+            Some(conn) => match core::mem::replace(&mut conn.state, ConnState::Open) {
+                ConnState::AwaitingAuth { deadline, pending } => {
+                    self.timers.cancel(deadline, Timer::Auth(id));
+                    pending
+                }
+                other => {
+                    conn.state = other;
+                    return;
+                }
+            },
+            None => return,
+        };
+        self.accept(now, id);
+        for frame in pending {
+            if !matches!(self.conns.get(&id).map(|c| &c.state), Some(ConnState::Open)) {
+                break;
+            }
+            self.process_frame(now, id, &frame);
+        }
+    }
+
+    /// The connection is admitted: ready frame, optional greeting, attachment, idle timer.
+    fn accept(&mut self, now: u64, id: ConnectionId) {
+        self.send_ready(id);
+        if self.config.greeting {
+            self.send_text(id, outbound::greeting());
+        }
+        self.attach_own_session(now, id);
+        if let Some(at) = self.idle_deadline(id) {
+            self.timers.schedule(at, Timer::Idle(id));
+        }
+    }
+
+    /// Authenticated v2 connections follow their direct session from the start (their other
+    /// devices see the same conversation). Claimed identities attach only by sending or
+    /// resuming, so a claim alone never shows someone else's replies.
+    fn attach_own_session(&mut self, now: u64, id: ConnectionId) {
+        let Some(conn) = self.conns.get(&id) else { return };
+        if conn.protocol >= 2 && conn.identity.authenticated {
+            let key = self.direct_key_for(&conn.identity.sender_id.clone());
+            self.attach(now, id, &key);
+        }
+    }
+
+    fn send_ready(&mut self, id: ConnectionId) {
+        let Some(conn) = self.conns.get(&id) else { return };
+        let session_key = self.direct_key_for(&conn.identity.sender_id);
+        let c = &self.config;
+        let limits = ObjectWriter::object(160)
+            .u64("maxFrameBytes", c.limits.max_frame_bytes as u64)
+            .u64("maxContentChars", c.limits.max_content_chars as u64)
+            .u64("textChunkLimit", c.text_chunk_limit as u64)
+            .u64("messagesPerMinute", u64::from(c.limits.messages_per_minute))
+            .u64("messageBurst", u64::from(c.limits.message_burst))
+            .u64("maxQueuedTurns", c.limits.max_queued_turns as u64)
+            .finish();
+        let stream = match conn.stream_mode {
+            StreamMode::Cumulative => "cumulative",
+            StreamMode::Delta => "delta",
+        };
+        let frame = ObjectWriter::frame("chat.ready", 512)
+            .u64("protocol", u64::from(conn.protocol))
+            .raw("protocols", "[1,2]")
+            .str("connectionId", &id.to_string())
+            .str("senderId", &conn.identity.sender_id)
+            .opt_str("senderName", conn.identity.sender_name.as_deref())
+            .bool("authenticated", conn.identity.authenticated)
+            .str("sessionKey", &session_key)
+            .str("stream", stream)
+            .str("busyPolicy", c.busy_policy.as_str())
+            .u64("heartbeatMs", c.timing.heartbeat_ms)
+            .raw("limits", &limits)
+            .str_array("capabilities", ["ack", "cancel", "delta", "history", "ping", "resume"])
+            .finish();
+        self.send_text(id, frame);
+    }
+
+    fn idle_deadline(&self, id: ConnectionId) -> Option<u64> {
+        let conn = self.conns.get(&id)?;
+        let t = &self.config.timing;
+        if conn.protocol >= 2 && t.heartbeat_ms > 0 {
+            // v2 clients promise a ping per heartbeat interval; two missed ones mean the peer is gone.
+            Some(conn.last_inbound + 2 * t.heartbeat_ms)
+        } else if t.idle_timeout_ms > 0 {
+            Some(conn.last_inbound.max(conn.last_outbound) + t.idle_timeout_ms)
+        } else {
+            None
+        }
+    }
+
+    fn check_idle(&mut self, now: u64, id: ConnectionId) {
+        if !matches!(self.conns.get(&id).map(|c| &c.state), Some(ConnState::Open)) {
+            return;
+        }
+        match self.idle_deadline(id) {
+            Some(at) if at <= now => {
+                let v2 = self.conns[&id].protocol >= 2 && self.config.timing.heartbeat_ms > 0;
+                self.close(id, CLOSE_TIMEOUT, if v2 { "Heartbeat timeout" } else { "Idle timeout" });
+            }
+            Some(at) => self.timers.schedule(at, Timer::Idle(id)),
+            None => {}
+        }
+    }
+
+    fn close(&mut self, id: ConnectionId, code: u16, reason: &str) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.state = ConnState::Closing;
+            self.transmits.push_back(Transmit {
+                connection: id,
+                payload: Payload::Close {
+                    code,
+                    reason: reason.to_owned(),
+                },
+            });
+        }
+    }
+
+    fn send_text(&mut self, id: ConnectionId, text: String) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
+            self.transmits.push_back(Transmit {
+                connection: id,
+                payload: Payload::Text(text),
+            });
+        }
+    }
+
+    fn send_error(&mut self, id: ConnectionId, code: ErrorCode, text: &str, extras: &ErrorExtras<'_>) {
+        self.send_text(id, outbound::error(code, text, extras));
+    }
+
+    fn attach(&mut self, now: u64, id: ConnectionId, key: &str) -> bool {
+        let max = self.config.limits.max_session_connections;
+        let Some(conn) = self.conns.get_mut(&id) else { return false };
+        if conn.attached.iter().any(|k| k == key) {
+            return true;
+        }
+        let session = self.sessions.entry(key.to_owned()).or_insert_with(|| Session::new(now));
+        if session.attached.len() >= max {
+            return false;
+        }
+        session.attached.push(id);
+        conn.attached.push(key.to_owned());
+        true
+    }
+
+    // ----- internals: frames ---------------------------------------------------------------
+
+    fn process_frame(&mut self, now: u64, id: ConnectionId, text: &str) {
+        let frame = match inbound::parse(text) {
+            Ok(frame) => frame,
+            Err(_) => {
+                self.send_error(id, ErrorCode::InvalidJson, "Failed to parse message", &ErrorExtras::default());
+                return;
+            }
+        };
+        let kind = match &frame.kind {
+            Some(Loose::Str(kind)) if frame.is_object => kind.as_ref(),
+            _ => "",
+        };
+        match kind {
+            "chat.send" => self.on_send(now, id, &frame),
+            "chat.cancel" => self.on_cancel(now, id, &frame),
+            "chat.resume" => self.on_resume(now, id, &frame),
+            "chat.history" => self.on_history(id, &frame),
+            "chat.hello" => self.on_hello(now, id, &frame),
+            "ping" => self.on_ping(id, &frame),
+            _ => {
+                let message_id = inbound::opt_nonempty_str(&frame.message_id, "messageId").ok().flatten();
+                self.send_error(
+                    id,
+                    ErrorCode::UnknownType,
+                    INVALID_FORMAT,
+                    &ErrorExtras {
+                        message_id,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+    }
+
+    fn field_error(&mut self, id: ConnectionId, err: FieldError, message_id: Option<&str>) {
+        let text = format!("Invalid field: {} must be {}", err.field, err.expected);
+        self.send_error(
+            id,
+            ErrorCode::InvalidField,
+            &text,
+            &ErrorExtras {
+                message_id,
+                ..Default::default()
+            },
+        );
+    }
+
+    fn on_send(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
+        // The client's message id, when usable, labels every error about this frame.
+        let client_message_id = match inbound::opt_nonempty_str(&f.message_id, "messageId") {
+            Ok(Some(m)) if m.len() > MAX_MESSAGE_ID => {
+                let err = FieldError {
+                    field: "messageId",
+                    expected: "at most 256 bytes",
+                };
+                return self.field_error(id, err, None);
+            }
+            Ok(m) => m,
+            Err(err) => return self.field_error(id, err, None),
+        };
+        let mid = client_message_id;
+        let refuse = |server: &mut Server, code: ErrorCode, text: &str| {
+            server.send_error(
+                id,
+                code,
+                text,
+                &ErrorExtras {
+                    message_id: mid,
+                    ..Default::default()
+                },
+            );
+        };
+        let content = match inbound::opt_str(&f.content, "content") {
+            Ok(Some(c)) if !c.trim().is_empty() => c,
+            Ok(_) => return refuse(self, ErrorCode::EmptyContent, INVALID_FORMAT),
+            Err(err) => return self.field_error(id, err, mid),
+        };
+        let max_chars = self.config.limits.max_content_chars;
+        if content.len() > max_chars && content.chars().count() > max_chars {
+            let text = format!("Message content exceeds {max_chars} characters");
+            return refuse(self, ErrorCode::ContentTooLarge, &text);
+        }
+        let parsed = (|| {
+            Ok::<_, FieldError>(SendFields {
+                sender_id: inbound::opt_nonempty_str(&f.sender_id, "senderId")?,
+                sender_name: inbound::opt_nonempty_str(&f.sender_name, "senderName")?,
+                chat_type: inbound::opt_nonempty_str(&f.chat_type, "chatType")?,
+                group_id: inbound::opt_nonempty_str(&f.group_id, "groupId")?,
+                group_subject: inbound::opt_nonempty_str(&f.group_subject, "groupSubject")?,
+                reply_to_id: inbound::opt_nonempty_str(&f.reply_to_message_id, "replyToMessageId")?,
+                reply_to_body: inbound::opt_nonempty_str(&f.reply_to_body, "replyToBody")?,
+                media_path: inbound::opt_nonempty_str(&f.media_path, "mediaPath")?,
+                media_type: inbound::opt_nonempty_str(&f.media_type, "mediaType")?,
+                media_paths: inbound::opt_str_list(&f.media_paths, "mediaPaths")?,
+                media_types: inbound::opt_str_list(&f.media_types, "mediaTypes")?,
+            })
+        })();
+        let fields = match parsed {
+            Ok(fields) => fields,
+            Err(err) => return self.field_error(id, err, mid),
+        };
+        let chat_type = match fields.chat_type {
+            None | Some("direct") => ChatType::Direct,
+            Some("group") => ChatType::Group,
+            Some(_) => {
+                let err = FieldError {
+                    field: "chatType",
+                    expected: "\"direct\" or \"group\"",
+                };
+                return self.field_error(id, err, mid);
+            }
+        };
+        let custom_data = match &f.custom_data {
+            None | Some(Loose::Null) => None,
+            Some(Loose::Object(map)) => Some(Value::Object(map.clone())),
+            Some(_) => {
+                let err = FieldError {
+                    field: "customData",
+                    expected: "an object",
+                };
+                return self.field_error(id, err, mid);
+            }
+        };
+        if chat_type == ChatType::Group && fields.group_id.is_none() {
+            return refuse(self, ErrorCode::MissingGroupId, "groupId is required when chatType is \"group\"");
+        }
+        let media = match collect_media(&fields) {
+            Ok(media) => media,
+            Err(text) => return refuse(self, ErrorCode::InvalidMedia, &text),
+        };
+
+        // Identity: the authenticated one always wins; unauthenticated connections keep the
+        // seed's per-frame senderId/senderName.
+        let Some(conn) = self.conns.get(&id) else { return };
+        let identity = &conn.identity;
+        let (sender_id, sender_name) = if identity.authenticated {
+            if fields.sender_id.is_some_and(|s| s != identity.sender_id) {
+                let text = "senderId does not match the authenticated identity";
+                return refuse(self, ErrorCode::IdentityMismatch, text);
+            }
+            (identity.sender_id.clone(), identity.sender_name.clone())
+        } else {
+            match fields.sender_id {
+                Some(s) if s != identity.sender_id => {
+                    (s.to_owned(), fields.sender_name.map(str::to_owned))
+                }
+                _ => (
+                    identity.sender_id.clone(),
+                    fields.sender_name.map(str::to_owned).or_else(|| identity.sender_name.clone()),
+                ),
+            }
+        };
+        let authenticated = identity.authenticated;
+        let auth_data = identity.auth.clone();
+        let protocol = conn.protocol;
+
+        // Rate: per authenticated identity, or per connection when the identity is only claimed.
+        if let Err(retry_after) = self.take_rate(now, id, authenticated.then_some(sender_id.as_str())) {
+            let text = format!("Rate limit exceeded; retry in {retry_after} ms");
+            self.send_error(
+                id,
+                ErrorCode::RateLimited,
+                &text,
+                &ErrorExtras {
+                    message_id: mid,
+                    retry_after_ms: Some(retry_after),
+                    ..Default::default()
+                },
+            );
+            return;
+        }
+
+        if chat_type == ChatType::Direct {
+            if let Err((code, text, pairing_code)) = self.check_dm_policy(&sender_id, sender_name.as_deref()) {
+                self.send_error(
+                    id,
+                    code,
+                    &text,
+                    &ErrorExtras {
+                        message_id: mid,
+                        pairing_code: pairing_code.as_deref(),
+                        ..Default::default()
+                    },
+                );
+                return;
+            }
+        }
+
+        let (agent_id, provision) = match chat_type {
+            ChatType::Group => (self.config.agent_id.clone(), false),
+            ChatType::Direct => self.agent_for(&sender_id),
+        };
+        let session_key = match (chat_type, fields.group_id) {
+            (ChatType::Group, Some(group)) => identity::group_session_key(&agent_id, group),
+            _ => identity::direct_session_key(&agent_id, &sender_id),
+        };
+
+        // Idempotent sends (v2): a repeated client message id is acknowledged, not run again.
+        if protocol >= 2 {
+            if let (Some(m), Some(session)) = (mid, self.sessions.get(&session_key)) {
+                if let Some(ack_seq) = session.recent.get(m) {
+                    let frame = ObjectWriter::frame("chat.ack", 64 + m.len())
+                        .str("messageId", m)
+                        .str("senderId", &sender_id)
+                        .bool("duplicate", true)
+                        .seq(Some((ack_seq, &session_key)))
+                        .finish();
+                    self.send_text(id, frame);
+                    return;
+                }
+            }
+        }
+
+        // Busy policy.
+        let busy = self
+            .sessions
+            .get(&session_key)
+            .is_some_and(|s| s.running.is_some() || !s.queue.is_empty());
+        if busy {
+            let queued = self.sessions.get(&session_key).map_or(0, |s| s.queue.len());
+            let refusal = match self.config.busy_policy {
+                BusyPolicy::Reject => Some("The agent is still replying in this session"),
+                BusyPolicy::Queue if queued >= self.config.limits.max_queued_turns => {
+                    Some("Too many messages are waiting in this session")
+                }
+                _ => None,
+            };
+            if let Some(text) = refusal {
+                return refuse(self, ErrorCode::Busy, text);
+            }
+            if self.config.busy_policy == BusyPolicy::Interrupt {
+                let doomed: Vec<TurnId> = self.sessions[&session_key]
+                    .running
+                    .iter()
+                    .chain(self.sessions[&session_key].queue.iter())
+                    .copied()
+                    .collect();
+                for turn in doomed {
+                    self.cancel_turn(now, turn, CancelReason::Interrupted);
+                }
+            }
+        }
+
+        let message_id = match mid {
+            Some(m) => m.to_owned(),
+            None => {
+                self.next_message += 1;
+                format!("msg-{}", self.next_message)
+            }
+        };
+        let body = envelope(sender_name.as_deref().unwrap_or(&sender_id), content, fields.reply_to_body);
+        self.next_turn += 1;
+        let turn_id = TurnId(self.next_turn);
+        let turn = Box::new(Turn {
+            id: turn_id,
+            session_key: session_key.clone(),
+            agent_id: agent_id.clone(),
+            message_id: message_id.clone(),
+            chat_type,
+            sender_id: sender_id.clone(),
+            sender_name: sender_name.clone(),
+            authenticated,
+            group_id: fields.group_id.map(str::to_owned),
+            group_subject: fields.group_subject.map(str::to_owned),
+            body,
+            content: content.to_owned(),
+            reply_to_id: fields.reply_to_id.map(str::to_owned),
+            reply_to_body: fields.reply_to_body.map(str::to_owned),
+            media,
+            custom_data,
+            auth: auth_data.clone(),
+            connection: id,
+            received_at: now,
+        });
+
+        if protocol >= 2 {
+            self.attach(now, id, &session_key);
+        }
+        let session = self.sessions.entry(session_key.clone()).or_insert_with(|| Session::new(now));
+        session.last_active = now;
+        self.turns.insert(
+            turn_id,
+            TurnState {
+                session_key: session_key.clone(),
+                message_id: message_id.clone(),
+                origin: id,
+                pending_run: Some(turn),
+                running: false,
+                text: String::new(),
+                last_output: now,
+                last_keepalive: now,
+            },
+        );
+        let ack_seq = self.emit(
+            &session_key,
+            Origin::None,
+            SessionFrame::Ack {
+                message_id: message_id.clone(),
+                sender_id: sender_id.clone(),
+            },
+            None,
+        );
+        if let (Some(m), Some(session)) = (mid, self.sessions.get_mut(&session_key)) {
+            session.recent.insert(m, ack_seq);
+        }
+        self.emit(&session_key, Origin::Connection(id), SessionFrame::Typing { message_id }, None);
+
+        if provision {
+            self.dynamic_agents.insert(agent_id.clone());
+            self.events.push_back(Event::ProvisionAgent(Box::new(AgentProvision {
+                agent_id,
+                user_id: sender_id,
+                user_name: sender_name,
+                auth: auth_data,
+            })));
+        }
+        let session = self.sessions.get_mut(&session_key).expect("session created above");
+        if session.running.is_none() && session.queue.is_empty() {
+            self.start_turn(now, turn_id);
+        } else {
+            session.queue.push_back(turn_id);
+        }
+        self.evict_idle_sessions();
+    }
+
+    fn take_rate(&mut self, now: u64, id: ConnectionId, authenticated_sender: Option<&str>) -> Result<(), u64> {
+        let limits = &self.config.limits;
+        let (per_minute, burst) = (limits.messages_per_minute, limits.message_burst);
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let key = match authenticated_sender {
+            Some(user) => format!("u:{user}"),
+            None => format!("c:{}", id.0),
+        };
+        let result = self
+            .buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(burst, now))
+            .take(now, per_minute, burst);
+        if self.buckets.len() > 4 * self.conns.len() + 64 {
+            // Full buckets carry no information: forget them so the map tracks only recent senders.
+            self.buckets.retain(|_, b| !b.is_full(now, per_minute, burst));
+        }
+        result
+    }
+
+    fn check_dm_policy(
+        &mut self,
+        sender_id: &str,
+        sender_name: Option<&str>,
+    ) -> Result<(), (ErrorCode, String, Option<String>)> {
+        let listed = self.config.allow_from.iter().any(|a| a == "*" || a == sender_id);
+        match self.config.dm_policy {
+            DmPolicy::Open => Ok(()),
+            DmPolicy::Disabled => Err((
+                ErrorCode::NotAllowed,
+                "Direct messages are disabled on this server".to_owned(),
+                None,
+            )),
+            DmPolicy::Allowlist if listed => Ok(()),
+            DmPolicy::Allowlist => Err((
+                ErrorCode::NotAllowed,
+                "This sender is not allowed to message the agent".to_owned(),
+                None,
+            )),
+            DmPolicy::Pairing if listed || self.pairing.approved.contains(sender_id) => Ok(()),
+            DmPolicy::Pairing => {
+                let code = pairing::code_for(&self.config.pairing_seed, sender_id);
+                if self.pairing.request(&code, sender_id, sender_name) {
+                    self.events.push_back(Event::PairingRequested {
+                        code: code.as_str().to_owned(),
+                        sender_id: sender_id.to_owned(),
+                        sender_name: sender_name.map(str::to_owned),
+                    });
+                }
+                Err((
+                    ErrorCode::PairingRequired,
+                    format!("Pairing required: ask the operator to approve code {}", code.as_str()),
+                    Some(code.as_str().to_owned()),
+                ))
+            }
+        }
+    }
+
+    /// The agent for a direct sender, and whether it must be provisioned first.
+    fn agent_for(&self, sender_id: &str) -> (String, bool) {
+        let dynamic = &self.config.dynamic_agents;
+        if !dynamic.enabled {
+            return (self.config.agent_id.clone(), false);
+        }
+        let agent = identity::dynamic_agent_id(sender_id);
+        if self.dynamic_agents.contains(&agent) {
+            return (agent, false);
+        }
+        match dynamic.max_agents {
+            Some(max) if self.dynamic_agents.len() >= max as usize => (self.config.agent_id.clone(), false),
+            _ => (agent, true),
+        }
+    }
+
+    fn direct_key_for(&self, sender_id: &str) -> String {
+        identity::direct_session_key(&self.agent_for(sender_id).0, sender_id)
+    }
+
+    fn may_access(&self, id: ConnectionId, key: &str) -> bool {
+        let Some(conn) = self.conns.get(&id) else { return false };
+        conn.attached.iter().any(|k| k == key)
+            || key == self.direct_key_for(&conn.identity.sender_id)
+            || key.split(':').nth(3) == Some("group")
+    }
+
+    fn on_cancel(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
+        let (message_id, key) = match (
+            inbound::opt_nonempty_str(&f.message_id, "messageId"),
+            inbound::opt_nonempty_str(&f.session_key, "sessionKey"),
+        ) {
+            (Ok(m), Ok(k)) => (m, k),
+            (Err(err), _) | (_, Err(err)) => return self.field_error(id, err, None),
+        };
+        let target = match message_id {
+            Some(m) => self
+                .turns
+                .iter()
+                .filter(|(_, t)| t.message_id == m && (t.origin == id || self.may_access(id, &t.session_key)))
+                .map(|(turn, t)| (*turn, t.running))
+                .max_by_key(|(_, running)| *running)
+                .map(|(turn, _)| turn),
+            None => {
+                let key = match key {
+                    Some(k) => k.to_owned(),
+                    None => match self.conns.get(&id) {
+                        Some(conn) => self.direct_key_for(&conn.identity.sender_id.clone()),
+                        None => return,
+                    },
+                };
+                if self.may_access(id, &key) {
+                    self.sessions.get(&key).and_then(|s| s.running)
+                } else {
+                    None
+                }
+            }
+        };
+        match target {
+            Some(turn) => self.cancel_turn(now, turn, CancelReason::Requested),
+            None => self.send_error(
+                id,
+                ErrorCode::NotFound,
+                "No running or queued reply matches this cancel",
+                &ErrorExtras {
+                    message_id,
+                    ..Default::default()
+                },
+            ),
+        }
+    }
+
+    fn on_resume(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
+        let Some(conn) = self.conns.get(&id) else { return };
+        if conn.protocol < 2 {
+            return self.send_error(
+                id,
+                ErrorCode::UnsupportedVersion,
+                "chat.resume needs protocol 2: connect with ?protocol=2 or send chat.hello first",
+                &ErrorExtras::default(),
+            );
+        }
+        let mode = conn.stream_mode;
+        let own_key = self.direct_key_for(&conn.identity.sender_id.clone());
+        let (key, last_seq) = match (
+            inbound::opt_nonempty_str(&f.session_key, "sessionKey"),
+            inbound::opt_u64(&f.last_seq, "lastSeq"),
+        ) {
+            (Ok(k), Ok(s)) => (k.map_or(own_key, str::to_owned), s.unwrap_or(0)),
+            (Err(err), _) | (_, Err(err)) => return self.field_error(id, err, None),
+        };
+        if !self.may_access(id, &key) {
+            return self.send_error(
+                id,
+                ErrorCode::NotAllowed,
+                "This connection may not follow that session",
+                &ErrorExtras::default(),
+            );
+        }
+        if !self.attach(now, id, &key) {
+            return self.send_error(
+                id,
+                ErrorCode::Busy,
+                "Too many connections follow this session",
+                &ErrorExtras::default(),
+            );
+        }
+        let session = &self.sessions[&key];
+        let latest = session.next_seq - 1;
+        let mut frames = Vec::new();
+        let gap = match session.since(last_seq) {
+            Ok(entries) => {
+                // Texts of replies whose stream frames are replayed in cumulative mode.
+                let mut texts: Vec<(String, String)> = Vec::new();
+                for (seq, frame) in entries {
+                    let reply = match (frame, mode) {
+                        (SessionFrame::Stream { message_id, .. }, StreamMode::Cumulative) => {
+                            if !texts.iter().any(|(m, _)| m == message_id) {
+                                let text = self
+                                    .turns
+                                    .values()
+                                    .find(|t| t.running && &t.message_id == message_id && t.session_key == key)
+                                    .map(|t| t.text.clone())
+                                    .or_else(|| session.reply_text(message_id))
+                                    .unwrap_or_default();
+                                texts.push((message_id.clone(), text));
+                            }
+                            texts.iter().find(|(m, _)| m == message_id).map(|(_, t)| t.as_str())
+                        }
+                        _ => None,
+                    };
+                    frames.push(frame.render(Some((*seq, &key)), mode, reply));
+                }
+                None
+            }
+            Err(gap) => {
+                let mut extras_text = format!(
+                    "Cannot resume after seq {last_seq}: the oldest frame kept is {}",
+                    gap.oldest
+                );
+                if last_seq > latest {
+                    extras_text = format!("Cannot resume after seq {last_seq}: the session is at seq {latest}");
+                }
+                frames.push(outbound::error(
+                    ErrorCode::ResumeGap,
+                    &extras_text,
+                    &ErrorExtras::default(),
+                ));
+                // The current state of the unfinished reply, so the client can carry on.
+                if let Some(turn) = session.running.and_then(|t| self.turns.get(&t)) {
+                    frames.push(
+                        ObjectWriter::frame("chat.stream", 64 + turn.text.len())
+                            .str("messageId", &turn.message_id)
+                            .str("content", &turn.text)
+                            .bool("done", false)
+                            .bool("snapshot", true)
+                            .seq(Some((latest, &key)))
+                            .finish(),
+                    );
+                }
+                Some(gap)
+            }
+        };
+        let replayed = if gap.is_some() { 0 } else { frames.len() as u64 };
+        frames.push(
+            ObjectWriter::frame("chat.resumed", 96 + key.len())
+                .str("sessionKey", &key)
+                .u64("lastSeq", last_seq)
+                .u64("seq", latest)
+                .u64("replayed", replayed)
+                .bool("gap", gap.is_some())
+                .finish(),
+        );
+        for frame in frames {
+            self.send_text(id, frame);
+        }
+    }
+
+    fn on_history(&mut self, id: ConnectionId, f: &RawFrame<'_>) {
+        let parsed = (|| {
+            Ok::<_, FieldError>((
+                inbound::opt_nonempty_str(&f.session_key, "sessionKey")?,
+                inbound::opt_u64(&f.limit, "limit")?,
+                inbound::opt_nonempty_str(&f.cursor, "cursor")?,
+                inbound::opt_nonempty_str(&f.id, "id")?,
+            ))
+        })();
+        let (key, limit, cursor, client_id) = match parsed {
+            Ok(v) => v,
+            Err(err) => return self.field_error(id, err, None),
+        };
+        let limit = limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
+        if limit == 0 || limit > MAX_HISTORY_LIMIT {
+            let err = FieldError {
+                field: "limit",
+                expected: "from 1 to 200",
+            };
+            return self.field_error(id, err, None);
+        }
+        let Some(conn) = self.conns.get(&id) else { return };
+        let key = match key {
+            Some(k) => k.to_owned(),
+            None => self.direct_key_for(&conn.identity.sender_id.clone()),
+        };
+        if !self.may_access(id, &key) {
+            return self.send_error(
+                id,
+                ErrorCode::NotAllowed,
+                "This connection may not read that session",
+                &ErrorExtras::default(),
+            );
+        }
+        self.next_request += 1;
+        let request = self.next_request;
+        self.history_requests.insert(
+            request,
+            HistoryRequest {
+                connection: id,
+                session_key: key.clone(),
+                client_id: client_id.map(str::to_owned),
+            },
+        );
+        self.events.push_back(Event::FetchHistory {
+            request,
+            session_key: key,
+            limit: limit as u32,
+            cursor: cursor.map(str::to_owned),
+        });
+    }
+
+    fn on_hello(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
+        let (protocol, stream) = match (inbound::opt_u64(&f.protocol, "protocol"), inbound::opt_str(&f.stream, "stream")) {
+            (Ok(p), Ok(s)) => (p.unwrap_or(u64::from(PROTOCOL_VERSION)), s),
+            (Err(err), _) | (_, Err(err)) => return self.field_error(id, err, None),
+        };
+        if protocol == 0 || protocol > u64::from(PROTOCOL_VERSION) {
+            let text = format!("Protocol {protocol} is not supported; this server speaks 1 and 2");
+            return self.send_error(id, ErrorCode::UnsupportedVersion, &text, &ErrorExtras::default());
+        }
+        let mode = match stream {
+            None => None,
+            Some("delta") => Some(StreamMode::Delta),
+            Some("cumulative") => Some(StreamMode::Cumulative),
+            Some(_) => {
+                let err = FieldError {
+                    field: "stream",
+                    expected: "\"delta\" or \"cumulative\"",
+                };
+                return self.field_error(id, err, None);
+            }
+        };
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        conn.protocol = protocol as u8;
+        if let Some(mode) = mode {
+            conn.stream_mode = mode;
+        }
+        self.send_ready(id);
+        self.attach_own_session(now, id);
+    }
+
+    fn on_ping(&mut self, id: ConnectionId, f: &RawFrame<'_>) {
+        let mut w = ObjectWriter::frame("pong", 32);
+        match &f.id {
+            Some(Loose::Str(s)) => w = w.str("id", s),
+            Some(Loose::Number(n)) => w = w.raw("id", &n.to_string()),
+            _ => {}
+        }
+        self.send_text(id, w.finish());
+    }
+
+    // ----- internals: turns ----------------------------------------------------------------
+
+    fn running_turn(&mut self, turn: TurnId) -> Result<Option<&mut TurnState>, UsageError> {
+        if turn.0 == 0 || turn.0 > self.next_turn {
+            return Err(UsageError::UnknownTurn);
+        }
+        Ok(self.turns.get_mut(&turn).filter(|t| t.running))
+    }
+
+    fn start_turn(&mut self, now: u64, turn_id: TurnId) {
+        let Some(state) = self.turns.get_mut(&turn_id) else { return };
+        state.running = true;
+        state.last_output = now;
+        state.last_keepalive = now;
+        let key = state.session_key.clone();
+        let run = state.pending_run.take();
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.running = Some(turn_id);
+        }
+        if let Some(at) = self.turn_deadline(turn_id) {
+            self.timers.schedule(at, Timer::Turn(turn_id));
+        }
+        if let Some(turn) = run {
+            self.events.push_back(Event::RunTurn(turn));
+        }
+    }
+
+    /// The next moment a running turn needs attention (keepalive or agent timeout).
+    fn turn_deadline(&self, turn: TurnId) -> Option<u64> {
+        let state = self.turns.get(&turn).filter(|t| t.running)?;
+        let t = &self.config.timing;
+        let keepalive = (t.keepalive_ms > 0).then(|| state.last_keepalive.max(state.last_output) + t.keepalive_ms);
+        let timeout = (t.agent_timeout_ms > 0).then(|| state.last_output + t.agent_timeout_ms);
+        match (keepalive, timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn check_turn(&mut self, now: u64, turn: TurnId) {
+        let Some(state) = self.turns.get(&turn).filter(|t| t.running) else { return };
+        let t = &self.config.timing;
+        if t.agent_timeout_ms > 0 && now >= state.last_output + t.agent_timeout_ms {
+            self.events.push_back(Event::CancelTurn {
+                turn,
+                reason: CancelReason::TimedOut,
+            });
+            self.finish_turn(
+                now,
+                turn,
+                Outcome::Failed,
+                Some((ErrorCode::AgentTimeout, "The agent did not respond in time")),
+            );
+            return;
+        }
+        if t.keepalive_ms > 0 && now >= state.last_keepalive.max(state.last_output) + t.keepalive_ms {
+            let (key, origin, message_id) = (state.session_key.clone(), state.origin, state.message_id.clone());
+            self.send_keepalive(now, &key, origin, &message_id);
+            if let Some(state) = self.turns.get_mut(&turn) {
+                state.last_keepalive = now;
+            }
+        }
+        if let Some(at) = self.turn_deadline(turn) {
+            self.timers.schedule(at, Timer::Turn(turn));
+        }
+    }
+
+    /// Keeps proxies from cutting a silent turn: v2 followers get `chat.keepalive`, a v1
+    /// origin gets the seed's `chat.typing` again. Not part of the session's history.
+    fn send_keepalive(&mut self, _now: u64, key: &str, origin: ConnectionId, message_id: &str) {
+        let attached = self.sessions.get(key).map(|s| s.attached.clone()).unwrap_or_default();
+        for conn in attached {
+            let frame = ObjectWriter::frame("chat.keepalive", 32 + message_id.len())
+                .str("messageId", message_id)
+                .finish();
+            self.send_text(conn, frame);
+        }
+        if self.conns.get(&origin).is_some_and(|c| c.protocol < 2 && matches!(c.state, ConnState::Open)) {
+            self.send_text(origin, outbound::typing(message_id, None));
+        }
+    }
+
+    /// Ends a turn: final frames (or the error), the history event, then the next queued turn.
+    fn finish_turn(&mut self, now: u64, turn: TurnId, outcome: Outcome, error: Option<(ErrorCode, &str)>) {
+        let Some(state) = self.turns.remove(&turn) else { return };
+        let key = state.session_key;
+        let origin = Origin::Connection(state.origin);
+        let text = match error {
+            Some((code, text)) => {
+                self.emit(
+                    &key,
+                    origin,
+                    SessionFrame::Error {
+                        message_id: state.message_id.clone(),
+                        code,
+                        text: text.to_owned(),
+                        partial: state.text,
+                    },
+                    None,
+                );
+                text.to_owned()
+            }
+            None => {
+                let chunks = chunk::split(&state.text, self.config.text_chunk_limit);
+                let total = chunks.len();
+                for (i, content) in chunks.into_iter().enumerate() {
+                    self.emit(
+                        &key,
+                        origin,
+                        SessionFrame::Response {
+                            message_id: state.message_id.clone(),
+                            content: content.to_owned(),
+                            index: i + 1,
+                            chunks: total,
+                            cancelled: outcome == Outcome::Cancelled,
+                        },
+                        None,
+                    );
+                }
+                state.text
+            }
+        };
+        self.events.push_back(Event::TurnFinished {
+            turn,
+            session_key: key.clone(),
+            message_id: state.message_id,
+            outcome,
+            text,
+        });
+        let next = match self.sessions.get_mut(&key) {
+            Some(session) => {
+                session.last_active = now;
+                if session.running == Some(turn) {
+                    session.running = None;
+                }
+                session.queue.retain(|t| *t != turn);
+                if session.running.is_none() {
+                    session.queue.pop_front()
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        if let Some(next) = next {
+            self.start_turn(now, next);
+        }
+    }
+
+    fn cancel_turn(&mut self, now: u64, turn: TurnId, reason: CancelReason) {
+        let Some(state) = self.turns.get(&turn) else { return };
+        if state.running {
+            self.events.push_back(Event::CancelTurn { turn, reason });
+        }
+        self.finish_turn(now, turn, Outcome::Cancelled, None);
+    }
+
+    fn emit(&mut self, key: &str, origin: Origin, frame: SessionFrame, reply: Option<&str>) -> u64 {
+        emit_frame(
+            &mut self.sessions,
+            &mut self.conns,
+            &mut self.transmits,
+            &self.config.limits,
+            key,
+            origin,
+            frame,
+            reply,
+        )
+    }
+
+    /// Forgets the least recently active idle sessions beyond the bound.
+    fn evict_idle_sessions(&mut self) {
+        if self.sessions.len() <= MAX_IDLE_SESSIONS {
+            return;
+        }
+        let mut idle: Vec<(u64, String)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.is_idle())
+            .map(|(k, s)| (s.last_active, k.clone()))
+            .collect();
+        idle.sort_unstable();
+        // Evict a tenth at once so the scan is rare.
+        let excess = self.sessions.len() - MAX_IDLE_SESSIONS + MAX_IDLE_SESSIONS / 10;
+        for (_, key) in idle.into_iter().take(excess) {
+            self.sessions.remove(&key);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+}
+
+struct SendFields<'s> {
+    sender_id: Option<&'s str>,
+    sender_name: Option<&'s str>,
+    chat_type: Option<&'s str>,
+    group_id: Option<&'s str>,
+    group_subject: Option<&'s str>,
+    reply_to_id: Option<&'s str>,
+    reply_to_body: Option<&'s str>,
+    media_path: Option<&'s str>,
+    media_type: Option<&'s str>,
+    media_paths: Option<Vec<&'s str>>,
+    media_types: Option<Vec<&'s str>>,
+}
+
+fn collect_media(fields: &SendFields<'_>) -> Result<Vec<Media>, String> {
+    let mut media = Vec::new();
+    let mut push = |location: &str, mime_type: Option<&str>| -> Result<(), String> {
+        let kind = media::classify(location).ok_or_else(|| {
+            "Media must be an http(s) URL or a relative path without '..'".to_owned()
+        })?;
+        if media.iter().any(|m: &Media| m.location == location) {
+            return Ok(());
+        }
+        if media.len() >= MAX_MEDIA {
+            return Err(format!("At most {MAX_MEDIA} media attachments per message"));
+        }
+        media.push(Media {
+            kind,
+            location: location.to_owned(),
+            mime_type: mime_type.filter(|t| !t.is_empty()).map(str::to_owned),
+        });
+        Ok(())
+    };
+    if let Some(path) = fields.media_path {
+        push(path, fields.media_type)?;
+    }
+    if let Some(paths) = &fields.media_paths {
+        let types = fields.media_types.as_deref().unwrap_or(&[]);
+        for (i, path) in paths.iter().enumerate() {
+            push(path, types.get(i).copied())?;
+        }
+    }
+    Ok(media)
+}
+
+/// The agent's input, as the seed builds it.
+fn envelope(name: &str, content: &str, reply_to_body: Option<&str>) -> String {
+    let mut body = String::with_capacity(name.len() + content.len() + 2);
+    if let Some(quote) = reply_to_body {
+        body.push_str("[Replying to: \"");
+        body.push_str(quote);
+        body.push_str("\"]\n\n");
+    }
+    body.push_str(name);
+    body.push_str(": ");
+    body.push_str(content);
+    body
+}
+
+fn frame_too_large_text(max: usize) -> String {
+    format!("Frame exceeds {max} bytes")
+}
+
+/// Records a session frame and delivers it: to every attached v2 connection (with seq, in its
+/// stream mode) and to the v1 origin of a turn (seed frames: no seq, no acks). Each rendering
+/// is made once however many connections receive it. Returns the frame's seq.
+#[allow(clippy::too_many_arguments)]
+fn emit_frame(
+    sessions: &mut BTreeMap<String, Session>,
+    conns: &mut BTreeMap<ConnectionId, Connection>,
+    transmits: &mut VecDeque<Transmit>,
+    limits: &Limits,
+    key: &str,
+    origin: Origin,
+    frame: SessionFrame,
+    reply: Option<&str>,
+) -> u64 {
+    let Some(session) = sessions.get_mut(key) else { return 0 };
+    let seq = session.next_seq;
+    // [v1, v2 cumulative, v2 delta]
+    let mut rendered: [Option<String>; 3] = [None, None, None];
+    let mut deliver = |conn_id: ConnectionId, v2: bool| {
+        let Some(conn) = conns.get_mut(&conn_id) else { return };
+        // v1 connections get only their own turns' frames; v2 ones get them by attachment.
+        if !matches!(conn.state, ConnState::Open) || (!v2 && conn.protocol >= 2) {
+            return;
+        }
+        let (slot, seq, mode) = match (v2, conn.stream_mode) {
+            (false, _) => (0, None, StreamMode::Cumulative),
+            (true, StreamMode::Cumulative) => (1, Some((seq, key)), StreamMode::Cumulative),
+            (true, StreamMode::Delta) => (2, Some((seq, key)), StreamMode::Delta),
+        };
+        let text = rendered[slot].get_or_insert_with(|| frame.render(seq, mode, reply)).clone();
+        conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
+        transmits.push_back(Transmit {
+            connection: conn_id,
+            payload: Payload::Text(text),
+        });
+    };
+    for conn_id in &session.attached {
+        deliver(*conn_id, true);
+    }
+    if let Origin::Connection(origin) = origin {
+        if !matches!(frame, SessionFrame::Ack { .. }) {
+            deliver(origin, false);
+        }
+    }
+    session.record(frame, limits.replay_frames, limits.replay_bytes)
+}
