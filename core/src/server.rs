@@ -110,6 +110,8 @@ struct Connection {
     attached: Vec<String>,
     last_inbound: u64,
     last_outbound: u64,
+    /// The scheduled idle check, so it can be removed on disconnect.
+    idle_timer_at: Option<u64>,
 }
 
 impl fmt::Debug for Connection {
@@ -134,6 +136,8 @@ struct TurnState {
     text: String,
     last_output: u64,
     last_keepalive: u64,
+    /// The scheduled check of this turn, so it can be removed when the turn ends.
+    timer_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -289,6 +293,7 @@ impl Server {
             attached: Vec::new(),
             last_inbound: now,
             last_outbound: now,
+            idle_timer_at: None,
         };
         self.conns.insert(id, conn);
 
@@ -363,6 +368,12 @@ impl Server {
     /// connections and its replay buffer. A disconnect is never a cancel.
     pub fn handle_disconnect(&mut self, _now: u64, connection: ConnectionId) -> Result<(), UsageError> {
         let conn = self.conns.remove(&connection).ok_or(UsageError::UnknownConnection)?;
+        if let Some(at) = conn.idle_timer_at {
+            self.timers.cancel(at, Timer::Idle(connection));
+        }
+        if let ConnState::AwaitingAuth { deadline, .. } = conn.state {
+            self.timers.cancel(deadline, Timer::Auth(connection));
+        }
         for key in conn.attached {
             if let Some(session) = self.sessions.get_mut(&key) {
                 session.attached.retain(|c| *c != connection);
@@ -459,8 +470,10 @@ impl Server {
     /// Stops everything for a shutdown: every running or queued reply ends with a cancelled
     /// final frame (and a `CancelTurn` for running ones), every connection is closed with 1001.
     pub fn handle_shutdown(&mut self, now: u64) {
-        let turns: Vec<TurnId> = self.turns.keys().copied().collect();
-        for turn in turns {
+        // Queued turns first, so that ending a running one does not start the next.
+        let mut turns: Vec<(bool, TurnId)> = self.turns.iter().map(|(id, t)| (t.running, *id)).collect();
+        turns.sort();
+        for (_, turn) in turns {
             self.cancel_turn(now, turn, CancelReason::Shutdown);
         }
         let ids: Vec<ConnectionId> = self.conns.keys().copied().collect();
@@ -699,8 +712,16 @@ impl Server {
             self.send_text(id, outbound::greeting());
         }
         self.attach_own_session(now, id);
-        if let Some(at) = self.idle_deadline(id) {
-            self.timers.schedule(at, Timer::Idle(id));
+        self.schedule_idle(id);
+    }
+
+    fn schedule_idle(&mut self, id: ConnectionId) {
+        let at = self.idle_deadline(id);
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.idle_timer_at = at;
+            if let Some(at) = at {
+                self.timers.schedule(at, Timer::Idle(id));
+            }
         }
     }
 
@@ -762,21 +783,28 @@ impl Server {
     }
 
     fn check_idle(&mut self, now: u64, id: ConnectionId) {
-        if !matches!(self.conns.get(&id).map(|c| &c.state), Some(ConnState::Open)) {
-            return;
+        match self.conns.get_mut(&id) {
+            Some(conn) if matches!(conn.state, ConnState::Open) => conn.idle_timer_at = None,
+            _ => return,
         }
         match self.idle_deadline(id) {
             Some(at) if at <= now => {
                 let v2 = self.conns[&id].protocol >= 2 && self.config.timing.heartbeat_ms > 0;
                 self.close(id, CLOSE_TIMEOUT, if v2 { "Heartbeat timeout" } else { "Idle timeout" });
             }
-            Some(at) => self.timers.schedule(at, Timer::Idle(id)),
+            Some(_) => self.schedule_idle(id),
             None => {}
         }
     }
 
     fn close(&mut self, id: ConnectionId, code: u16, reason: &str) {
         if let Some(conn) = self.conns.get_mut(&id) {
+            if let Some(at) = conn.idle_timer_at.take() {
+                self.timers.cancel(at, Timer::Idle(id));
+            }
+            if let ConnState::AwaitingAuth { deadline, .. } = conn.state {
+                self.timers.cancel(deadline, Timer::Auth(id));
+            }
             conn.state = ConnState::Closing;
             self.transmits.push_back(Transmit {
                 connection: id,
@@ -1110,6 +1138,7 @@ impl Server {
                 text: String::new(),
                 last_output: now,
                 last_keepalive: now,
+                timer_at: None,
             },
         );
         let ack_seq = self.emit(
@@ -1493,9 +1522,7 @@ impl Server {
         if let Some(session) = self.sessions.get_mut(&key) {
             session.running = Some(turn_id);
         }
-        if let Some(at) = self.turn_deadline(turn_id) {
-            self.timers.schedule(at, Timer::Turn(turn_id));
-        }
+        self.schedule_turn(turn_id);
         if let Some(turn) = run {
             self.events.push_back(Event::RunTurn(turn));
         }
@@ -1514,6 +1541,9 @@ impl Server {
     }
 
     fn check_turn(&mut self, now: u64, turn: TurnId) {
+        if let Some(state) = self.turns.get_mut(&turn) {
+            state.timer_at = None; // popped by handle_timeout
+        }
         let Some(state) = self.turns.get(&turn).filter(|t| t.running) else { return };
         let t = &self.config.timing;
         if t.agent_timeout_ms > 0 && now >= state.last_output + t.agent_timeout_ms {
@@ -1536,8 +1566,19 @@ impl Server {
                 state.last_keepalive = now;
             }
         }
-        if let Some(at) = self.turn_deadline(turn) {
-            self.timers.schedule(at, Timer::Turn(turn));
+        self.schedule_turn(turn);
+    }
+
+    fn schedule_turn(&mut self, turn: TurnId) {
+        let at = self.turn_deadline(turn);
+        if let Some(state) = self.turns.get_mut(&turn) {
+            if let Some(old) = state.timer_at.take() {
+                self.timers.cancel(old, Timer::Turn(turn));
+            }
+            if let Some(at) = at {
+                self.timers.schedule(at, Timer::Turn(turn));
+                state.timer_at = Some(at);
+            }
         }
     }
 
@@ -1559,6 +1600,9 @@ impl Server {
     /// Ends a turn: final frames (or the error), the history event, then the next queued turn.
     fn finish_turn(&mut self, now: u64, turn: TurnId, outcome: Outcome, error: Option<(ErrorCode, &str)>) {
         let Some(state) = self.turns.remove(&turn) else { return };
+        if let Some(at) = state.timer_at {
+            self.timers.cancel(at, Timer::Turn(turn));
+        }
         let key = state.session_key;
         let origin = Origin::Connection(state.origin);
         let text = match error {
