@@ -11,7 +11,9 @@
 mod support;
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: draft_vector FILE [--json]");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: draft_vector FILE [--json]");
     if std::env::args().nth(2).as_deref() == Some("--json") {
         let steps: Vec<serde_json::Value> = support::execute(std::path::Path::new(&path))
             .iter()
@@ -21,7 +23,13 @@ fn main() {
         return;
     }
     for out in support::execute(std::path::Path::new(&path)) {
-        println!("step {} at {}: {} {}", out.index, out.at, out.input, out.step[&out.input].get());
+        println!(
+            "step {} at {}: {} {}",
+            out.index,
+            out.at,
+            out.input,
+            out.step[&out.input].get()
+        );
         if let Some(r) = &out.result {
             println!("  result {r}");
         }

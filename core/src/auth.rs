@@ -16,7 +16,10 @@ pub(crate) fn verify_request(query: &[(String, String)], default_token_type: &st
         body.insert(k.clone(), Value::String(v.clone()));
     }
     if !body.contains_key("tokenType") {
-        body.insert("tokenType".to_owned(), Value::String(default_token_type.to_owned()));
+        body.insert(
+            "tokenType".to_owned(),
+            Value::String(default_token_type.to_owned()),
+        );
     }
     serde_json::to_string(&Value::Object(body)).unwrap_or_default()
 }
@@ -58,15 +61,24 @@ pub(crate) fn read_response(status: u16, body: &[u8]) -> Result<Verified, Failur
         .map(str::to_owned);
     if !(200..300).contains(&status) {
         if status >= 500 {
-            return Err(Failure::new(ErrorCode::AuthUnavailable, "service_unavailable"));
+            return Err(Failure::new(
+                ErrorCode::AuthUnavailable,
+                "service_unavailable",
+            ));
         }
-        return Err(Failure::new(ErrorCode::AuthFailed, service_error.as_deref().unwrap_or("auth_failed")));
+        return Err(Failure::new(
+            ErrorCode::AuthFailed,
+            service_error.as_deref().unwrap_or("auth_failed"),
+        ));
     }
     let Some(Value::Object(mut root)) = parsed else {
         return Err(Failure::new(ErrorCode::AuthFailed, "auth_failed"));
     };
     if root.get("success") != Some(&Value::Bool(true)) {
-        return Err(Failure::new(ErrorCode::AuthFailed, service_error.as_deref().unwrap_or("auth_failed")));
+        return Err(Failure::new(
+            ErrorCode::AuthFailed,
+            service_error.as_deref().unwrap_or("auth_failed"),
+        ));
     }
     let Some(Value::Object(data)) = root.remove("data") else {
         return Err(Failure::new(ErrorCode::AuthFailed, "auth_failed"));
@@ -94,29 +106,73 @@ mod tests {
 
     #[test]
     fn request_has_every_param_and_token_type() {
-        let q = [("token".into(), "t1".into()), ("senderId".into(), "x".into())];
-        assert_eq!(verify_request(&q, "local"), r#"{"senderId":"x","token":"t1","tokenType":"local"}"#);
-        let q = [("token".into(), "t".into()), ("tokenType".into(), "jwt".into())];
-        assert_eq!(verify_request(&q, "local"), r#"{"token":"t","tokenType":"jwt"}"#);
+        let q = [
+            ("token".into(), "t1".into()),
+            ("senderId".into(), "x".into()),
+        ];
+        assert_eq!(
+            verify_request(&q, "local"),
+            r#"{"senderId":"x","token":"t1","tokenType":"local"}"#
+        );
+        let q = [
+            ("token".into(), "t".into()),
+            ("tokenType".into(), "jwt".into()),
+        ];
+        assert_eq!(
+            verify_request(&q, "local"),
+            r#"{"token":"t","tokenType":"jwt"}"#
+        );
     }
 
     #[test]
     fn responses() {
-        let ok = read_response(200, br#"{"success":true,"data":{"userId":"u1","username":"Ann","role":"admin"}}"#).unwrap();
+        let ok = read_response(
+            200,
+            br#"{"success":true,"data":{"userId":"u1","username":"Ann","role":"admin"}}"#,
+        )
+        .unwrap();
         assert_eq!(ok.user_id, "u1");
         assert_eq!(ok.username.as_deref(), Some("Ann"));
-        assert_eq!(read_response(200, br#"{"success":true,"data":{"userId":42}}"#).unwrap().user_id, "42");
+        assert_eq!(
+            read_response(200, br#"{"success":true,"data":{"userId":42}}"#)
+                .unwrap()
+                .user_id,
+            "42"
+        );
         let cases: [(u16, &[u8], ErrorCode, &str); 7] = [
             (200, b"not json", ErrorCode::AuthFailed, "auth_failed"),
-            (200, br#"{"success":false,"error":"token_expired"}"#, ErrorCode::AuthFailed, "token_expired"),
-            (200, br#"{"success":true,"data":{}}"#, ErrorCode::AuthFailed, "auth_failed"),
-            (200, br#"{"success":true}"#, ErrorCode::AuthFailed, "auth_failed"),
-            (401, br#"{"success":false,"error":"invalid_token"}"#, ErrorCode::AuthFailed, "invalid_token"),
+            (
+                200,
+                br#"{"success":false,"error":"token_expired"}"#,
+                ErrorCode::AuthFailed,
+                "token_expired",
+            ),
+            (
+                200,
+                br#"{"success":true,"data":{}}"#,
+                ErrorCode::AuthFailed,
+                "auth_failed",
+            ),
+            (
+                200,
+                br#"{"success":true}"#,
+                ErrorCode::AuthFailed,
+                "auth_failed",
+            ),
+            (
+                401,
+                br#"{"success":false,"error":"invalid_token"}"#,
+                ErrorCode::AuthFailed,
+                "invalid_token",
+            ),
             (403, b"", ErrorCode::AuthFailed, "auth_failed"),
             (503, b"", ErrorCode::AuthUnavailable, "service_unavailable"),
         ];
         for (status, body, code, reason) in cases {
-            assert_eq!(read_response(status, body).unwrap_err(), Failure::new(code, reason));
+            assert_eq!(
+                read_response(status, body).unwrap_err(),
+                Failure::new(code, reason)
+            );
         }
     }
 }

@@ -191,8 +191,7 @@ impl core::fmt::Display for ClientError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ClientError {}
+impl core::error::Error for ClientError {}
 
 #[derive(Debug, Default, Clone)]
 struct Reply {
@@ -342,7 +341,11 @@ impl Client {
                 .collect();
             frames.extend(self.unacked.iter().map(|(_, f)| f.clone()));
             // Resumes and resends go before anything queued while the socket was down.
-            let queued: Vec<String> = self.outbox.drain(..).filter(|f| !frames.contains(f)).collect();
+            let queued: Vec<String> = self
+                .outbox
+                .drain(..)
+                .filter(|f| !frames.contains(f))
+                .collect();
             self.outbox.extend(frames);
             self.outbox.extend(queued);
         }
@@ -363,7 +366,8 @@ impl Client {
             self.reconnect_at = Some(now + delay);
             self.attempt += 1;
         }
-        self.events.push_back(ClientEvent::Closed { code, reconnecting });
+        self.events
+            .push_back(ClientEvent::Closed { code, reconnecting });
     }
 
     /// No more reconnects.
@@ -379,8 +383,11 @@ impl Client {
         let s = |k: &str| frame.get(k).and_then(Value::as_str);
         let kind = s("type").ok_or(ClientError::InvalidFrame)?;
         // Frames of a session carry seq (protocol 2): skip anything already seen.
-        if let (Some(key), Some(seq)) = (s("sessionKey"), frame.get("seq").and_then(Value::as_u64)) {
-            if kind != "chat.resumed" && !(kind == "chat.ack" && frame.get("duplicate") == Some(&Value::Bool(true))) {
+        if let (Some(key), Some(seq)) = (s("sessionKey"), frame.get("seq").and_then(Value::as_u64))
+        {
+            if kind != "chat.resumed"
+                && !(kind == "chat.ack" && frame.get("duplicate") == Some(&Value::Bool(true)))
+            {
                 let last = self.last_seq.entry(key.to_owned()).or_insert(0);
                 if seq <= *last && frame.get("snapshot") != Some(&Value::Bool(true)) {
                     return Ok(());
@@ -393,7 +400,10 @@ impl Client {
             "chat.ready" => {
                 self.attempt = 0;
                 let protocol = frame.get("protocol").and_then(Value::as_u64).unwrap_or(1) as u8;
-                self.heartbeat_ms = frame.get("heartbeatMs").and_then(Value::as_u64).unwrap_or(0);
+                self.heartbeat_ms = frame
+                    .get("heartbeatMs")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
                 if protocol >= 2 && self.heartbeat_ms > 0 {
                     self.ping_at = Some(now + self.heartbeat_ms);
                 }
@@ -404,7 +414,10 @@ impl Client {
                 self.events.push_back(ClientEvent::Ready {
                     protocol,
                     sender_id: s("senderId").unwrap_or("").to_owned(),
-                    authenticated: frame.get("authenticated").and_then(Value::as_bool).unwrap_or(false),
+                    authenticated: frame
+                        .get("authenticated")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                     session_key,
                     heartbeat_ms: self.heartbeat_ms,
                 });
@@ -421,7 +434,8 @@ impl Client {
                 // The seed's typing carries no message id; report it as an empty one.
                 let id = message_id.unwrap_or_default();
                 self.unacked.retain(|(m, _)| *m != id);
-                self.events.push_back(ClientEvent::Typing { message_id: id });
+                self.events
+                    .push_back(ClientEvent::Typing { message_id: id });
             }
             "chat.stream" => {
                 let id = message_id.unwrap_or_default();
@@ -455,7 +469,11 @@ impl Client {
                 let reply = self.replies.entry(id.clone()).or_default();
                 reply.final_text.push_str(content);
                 if done {
-                    let text = self.replies.remove(&id).map(|r| r.final_text).unwrap_or_default();
+                    let text = self
+                        .replies
+                        .remove(&id)
+                        .map(|r| r.final_text)
+                        .unwrap_or_default();
                     self.events.push_back(ClientEvent::Reply {
                         message_id: id,
                         text,
@@ -477,7 +495,10 @@ impl Client {
                     code: code_text.as_deref().and_then(ErrorCode::from_wire),
                     code_text,
                     message: s("error").unwrap_or("").to_owned(),
-                    retryable: frame.get("retryable").and_then(Value::as_bool).unwrap_or(false),
+                    retryable: frame
+                        .get("retryable")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                     retry_after_ms: frame.get("retryAfterMs").and_then(Value::as_u64),
                 });
             }
@@ -488,7 +509,8 @@ impl Client {
                     *last = (*last).max(seq);
                 }
                 if frame.get("gap") == Some(&Value::Bool(true)) {
-                    self.events.push_back(ClientEvent::ResumeGap { session_key: key });
+                    self.events
+                        .push_back(ClientEvent::ResumeGap { session_key: key });
                 }
             }
             "chat.history" => self.events.push_back(ClientEvent::History {
@@ -504,7 +526,9 @@ impl Client {
     pub fn handle_timeout(&mut self, now: u64) {
         if self.reconnect_at.is_some_and(|at| at <= now) {
             self.reconnect_at = None;
-            self.events.push_back(ClientEvent::Reconnect { attempt: self.attempt });
+            self.events.push_back(ClientEvent::Reconnect {
+                attempt: self.attempt,
+            });
         }
         if self.link == Link::Open && self.ping_at.is_some_and(|at| at <= now) {
             self.outbox.push_back("{\"type\":\"ping\"}".to_owned());
@@ -528,7 +552,10 @@ impl Client {
 
     /// When to call [`Client::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<u64> {
-        match (self.reconnect_at, self.ping_at.filter(|_| self.link == Link::Open)) {
+        match (
+            self.reconnect_at,
+            self.ping_at.filter(|_| self.link == Link::Open),
+        ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -564,7 +591,10 @@ pub fn build_send(message_id: &str, m: &SendOptions) -> String {
     if !m.media.is_empty() {
         w = w.str_array("mediaPaths", m.media.iter().map(|(p, _)| p.as_str()));
         if m.media.iter().any(|(_, t)| t.is_some()) {
-            w = w.str_array("mediaTypes", m.media.iter().map(|(_, t)| t.as_deref().unwrap_or("")));
+            w = w.str_array(
+                "mediaTypes",
+                m.media.iter().map(|(_, t)| t.as_deref().unwrap_or("")),
+            );
         }
     }
     if let Some(data) = &m.custom_data {

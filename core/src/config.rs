@@ -223,8 +223,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 impl Config {
     /// Parses a JSON config: a whole OpenClaw-style file (`{"channels":{"websocket":{...}}}`) or
@@ -586,7 +585,9 @@ mod tests {
     #[test]
     fn whole_file_and_block_are_the_same() {
         let whole = Config::from_json(r#"{"channels":{"websocket":{"port":9000,"dmPolicy":"allowlist","allowFrom":["a",7]}}}"#).unwrap();
-        let block = Config::from_json(r#"{"port":9000,"dmPolicy":"allowlist","allowFrom":["a","7"]}"#).unwrap();
+        let block =
+            Config::from_json(r#"{"port":9000,"dmPolicy":"allowlist","allowFrom":["a","7"]}"#)
+                .unwrap();
         assert_eq!(whole, block);
         assert_eq!(whole.port, 9000);
         assert_eq!(whole.allow_from, ["a", "7"]);
@@ -594,7 +595,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let err = Config::from_json(r#"{"channels":{"websocket":{"auth":{"timeout":"5s"}}}}"#).unwrap_err();
+        let err = Config::from_json(r#"{"channels":{"websocket":{"auth":{"timeout":"5s"}}}}"#)
+            .unwrap_err();
         assert_eq!(err.key, "channels.websocket.auth.timeout");
         let err = Config::from_json(r#"{"auth":{"enabeld":true}}"#).unwrap_err();
         assert_eq!(err.key, "auth.enabeld");
@@ -608,7 +610,9 @@ mod tests {
     #[test]
     fn host_keys_are_skipped_only_when_named() {
         assert!(Config::from_json(r#"{"agent":{"kind":"builtin"}}"#).is_err());
-        assert!(Config::from_json_with_host_keys(r#"{"agent":{"kind":"builtin"}}"#, &["agent"]).is_ok());
+        assert!(
+            Config::from_json_with_host_keys(r#"{"agent":{"kind":"builtin"}}"#, &["agent"]).is_ok()
+        );
     }
 
     #[test]
@@ -617,6 +621,9 @@ mod tests {
         c.apply_env(Some("0"), Some("http://auth:3000/v")).unwrap();
         assert!(!c.auth.enabled);
         assert_eq!(c.auth.endpoint, "http://auth:3000/v");
-        assert_eq!(c.apply_env(Some("maybe"), None).unwrap_err().key, "WS_AUTH_ENABLED");
+        assert_eq!(
+            c.apply_env(Some("maybe"), None).unwrap_err().key,
+            "WS_AUTH_ENABLED"
+        );
     }
 }

@@ -198,5 +198,4 @@ impl fmt::Display for UsageError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for UsageError {}
+impl core::error::Error for UsageError {}

@@ -330,7 +330,9 @@ impl fmt::Debug for Event {
                 .field("turn", turn)
                 .field("outcome", outcome)
                 .finish(),
-            Event::PairingRequested { code, sender_id, .. } => f
+            Event::PairingRequested {
+                code, sender_id, ..
+            } => f
                 .debug_struct("PairingRequested")
                 .field("code", code)
                 .field("sender_id", sender_id)
@@ -375,7 +377,10 @@ impl Event {
             Event::VerifyToken {
                 connection,
                 request,
-            } => w.u64("connection", connection.0).raw("request", request).finish(),
+            } => w
+                .u64("connection", connection.0)
+                .raw("request", request)
+                .finish(),
             Event::ProvisionAgent(p) => {
                 let mut w = w
                     .str("agentId", &p.agent_id)
@@ -387,9 +392,10 @@ impl Event {
                 w.finish()
             }
             Event::RunTurn(turn) => w.raw("turn", &turn.to_json()).finish(),
-            Event::CancelTurn { turn, reason } => {
-                w.u64("turn", turn.0).str("reason", reason.as_str()).finish()
-            }
+            Event::CancelTurn { turn, reason } => w
+                .u64("turn", turn.0)
+                .str("reason", reason.as_str())
+                .finish(),
             Event::TurnFinished {
                 turn,
                 session_key,

@@ -136,7 +136,9 @@ mod tests {
 
     #[test]
     fn query_decoding() {
-        let q = parse_query("?senderId=user%201&senderName=John+Doe&token=a%2Bb&flag&bad=%zz&x=%e4%b8%ad");
+        let q = parse_query(
+            "?senderId=user%201&senderName=John+Doe&token=a%2Bb&flag&bad=%zz&x=%e4%b8%ad",
+        );
         assert_eq!(
             q,
             [
@@ -154,17 +156,41 @@ mod tests {
 
     #[test]
     fn keys_are_injective_and_lowercase() {
-        assert_eq!(direct_session_key("main", "user1"), "agent:main:websocket:direct:user1");
-        assert_eq!(direct_session_key("main", "Bob"), "agent:main:websocket:direct:%42ob");
-        assert_ne!(direct_session_key("main", "a:b"), group_session_key("main", "a:b"));
-        assert_eq!(group_session_key("main", "dev team"), "agent:main:websocket:group:dev%20team");
-        assert_ne!(direct_session_key("main", "a%3a"), direct_session_key("main", "a:"));
+        assert_eq!(
+            direct_session_key("main", "user1"),
+            "agent:main:websocket:direct:user1"
+        );
+        assert_eq!(
+            direct_session_key("main", "Bob"),
+            "agent:main:websocket:direct:%42ob"
+        );
+        assert_ne!(
+            direct_session_key("main", "a:b"),
+            group_session_key("main", "a:b")
+        );
+        assert_eq!(
+            group_session_key("main", "dev team"),
+            "agent:main:websocket:group:dev%20team"
+        );
+        assert_ne!(
+            direct_session_key("main", "a%3a"),
+            direct_session_key("main", "a:")
+        );
     }
 
     #[test]
     fn dynamic_ids_are_safe_directory_names() {
         assert_eq!(dynamic_agent_id("user1"), "ws-user1");
-        for hostile in ["../etc", "/root", "a/../../b", "..", "", "User1", "a_b", "ws_x"] {
+        for hostile in [
+            "../etc",
+            "/root",
+            "a/../../b",
+            "..",
+            "",
+            "User1",
+            "a_b",
+            "ws_x",
+        ] {
             let id = dynamic_agent_id(hostile);
             assert!(is_agent_id(&id), "{hostile:?} -> {id:?}");
             assert!(id.contains('_'), "{hostile:?} -> {id:?}");

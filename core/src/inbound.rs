@@ -144,31 +144,31 @@ impl<'de> Visitor<'de> for RawFrameVisitor {
             is_object: true,
             ..RawFrame::default()
         };
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let slot = match key.as_ref() {
-                "type" => &mut frame.kind,
-                "content" => &mut frame.content,
-                "messageId" => &mut frame.message_id,
-                "senderId" => &mut frame.sender_id,
-                "senderName" => &mut frame.sender_name,
-                "chatType" => &mut frame.chat_type,
-                "groupId" => &mut frame.group_id,
-                "groupSubject" => &mut frame.group_subject,
-                "replyToMessageId" => &mut frame.reply_to_message_id,
-                "replyToBody" => &mut frame.reply_to_body,
-                "mediaPath" => &mut frame.media_path,
-                "mediaType" => &mut frame.media_type,
-                "mediaPaths" => &mut frame.media_paths,
-                "mediaTypes" => &mut frame.media_types,
-                "customData" => &mut frame.custom_data,
-                "protocol" => &mut frame.protocol,
-                "stream" => &mut frame.stream,
-                "lastSeq" => &mut frame.last_seq,
-                "sessionKey" => &mut frame.session_key,
-                "limit" => &mut frame.limit,
-                "cursor" => &mut frame.cursor,
-                "id" => &mut frame.id,
-                _ => {
+        while let Some(key) = map.next_key::<Key>()? {
+            let slot = match key {
+                Key::Type => &mut frame.kind,
+                Key::Content => &mut frame.content,
+                Key::MessageId => &mut frame.message_id,
+                Key::SenderId => &mut frame.sender_id,
+                Key::SenderName => &mut frame.sender_name,
+                Key::ChatType => &mut frame.chat_type,
+                Key::GroupId => &mut frame.group_id,
+                Key::GroupSubject => &mut frame.group_subject,
+                Key::ReplyToMessageId => &mut frame.reply_to_message_id,
+                Key::ReplyToBody => &mut frame.reply_to_body,
+                Key::MediaPath => &mut frame.media_path,
+                Key::MediaType => &mut frame.media_type,
+                Key::MediaPaths => &mut frame.media_paths,
+                Key::MediaTypes => &mut frame.media_types,
+                Key::CustomData => &mut frame.custom_data,
+                Key::Protocol => &mut frame.protocol,
+                Key::Stream => &mut frame.stream,
+                Key::LastSeq => &mut frame.last_seq,
+                Key::Session => &mut frame.session_key,
+                Key::Limit => &mut frame.limit,
+                Key::Cursor => &mut frame.cursor,
+                Key::Id => &mut frame.id,
+                Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
@@ -176,6 +176,78 @@ impl<'de> Visitor<'de> for RawFrameVisitor {
             *slot = Some(map.next_value::<Loose<'de>>()?);
         }
         Ok(frame)
+    }
+}
+
+/// A known field name, matched without allocating (keys with escapes are matched too).
+#[derive(Clone, Copy)]
+enum Key {
+    Type,
+    Content,
+    MessageId,
+    SenderId,
+    SenderName,
+    ChatType,
+    GroupId,
+    GroupSubject,
+    ReplyToMessageId,
+    ReplyToBody,
+    MediaPath,
+    MediaType,
+    MediaPaths,
+    MediaTypes,
+    CustomData,
+    Protocol,
+    Stream,
+    LastSeq,
+    Session,
+    Limit,
+    Cursor,
+    Id,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "type" => Key::Type,
+            "content" => Key::Content,
+            "messageId" => Key::MessageId,
+            "senderId" => Key::SenderId,
+            "senderName" => Key::SenderName,
+            "chatType" => Key::ChatType,
+            "groupId" => Key::GroupId,
+            "groupSubject" => Key::GroupSubject,
+            "replyToMessageId" => Key::ReplyToMessageId,
+            "replyToBody" => Key::ReplyToBody,
+            "mediaPath" => Key::MediaPath,
+            "mediaType" => Key::MediaType,
+            "mediaPaths" => Key::MediaPaths,
+            "mediaTypes" => Key::MediaTypes,
+            "customData" => Key::CustomData,
+            "protocol" => Key::Protocol,
+            "stream" => Key::Stream,
+            "lastSeq" => Key::LastSeq,
+            "sessionKey" => Key::Session,
+            "limit" => Key::Limit,
+            "cursor" => Key::Cursor,
+            "id" => Key::Id,
+            _ => Key::Other,
+        })
     }
 }
 
@@ -216,7 +288,10 @@ pub(crate) fn opt_nonempty_str<'s, 'a>(
 }
 
 /// Reads an optional non-negative integer field.
-pub(crate) fn opt_u64(value: &Option<Loose<'_>>, field: &'static str) -> Result<Option<u64>, FieldError> {
+pub(crate) fn opt_u64(
+    value: &Option<Loose<'_>>,
+    field: &'static str,
+) -> Result<Option<u64>, FieldError> {
     match value {
         None | Some(Loose::Null) => Ok(None),
         Some(Loose::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
@@ -253,7 +328,9 @@ mod tests {
 
     #[test]
     fn captures_fields_of_any_type() {
-        let f = parse(r#"{"type":"chat.send","content":5,"extra":[1,{"a":2}],"customData":{"k":"v"}}"#).unwrap();
+        let f =
+            parse(r#"{"type":"chat.send","content":5,"extra":[1,{"a":2}],"customData":{"k":"v"}}"#)
+                .unwrap();
         assert!(f.is_object);
         assert_eq!(f.kind, Some(Loose::Str("chat.send".into())));
         assert!(matches!(f.content, Some(Loose::Number(_))));

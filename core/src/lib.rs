@@ -62,7 +62,11 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc, clippy::alloc_instead_of_core)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 extern crate alloc;
@@ -86,14 +90,20 @@ mod session;
 mod timers;
 
 pub use client::{build_send, Client, ClientError, ClientEvent, ClientOptions, SendOptions};
-pub use config::{AuthConfig, BusyPolicy, Config, ConfigError, DmPolicy, DynamicAgentConfig, Limits, Timing};
+pub use config::{
+    AuthConfig, BusyPolicy, Config, ConfigError, DmPolicy, DynamicAgentConfig, Limits, Timing,
+};
 pub use error::{ErrorCode, UsageError};
 pub use event::{
-    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, Transmit, Turn, TurnId,
+    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, Transmit, Turn,
+    TurnId,
 };
-pub use identity::{direct_session_key, dynamic_agent_id, group_session_key, is_agent_id, parse_query};
+pub use identity::{
+    direct_session_key, dynamic_agent_id, group_session_key, is_agent_id, parse_query,
+};
 pub use media::{Media, MediaKind};
 pub use server::{
-    HistoryMessage, HistoryPage, Server, CLOSE_AUTH, CLOSE_GOING_AWAY, CLOSE_TIMEOUT, PROTOCOL_VERSION,
+    HistoryMessage, HistoryPage, Server, CLOSE_AUTH, CLOSE_GOING_AWAY, CLOSE_TIMEOUT,
+    PROTOCOL_VERSION,
 };
 pub use session::StreamMode;

@@ -39,7 +39,8 @@ pub fn classify(reference: &str) -> Option<MediaKind> {
         .or_else(|| strip_prefix_ignore_case(reference, "http://"))
     {
         let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        return (!host.is_empty() && !reference.contains(char::is_whitespace)).then_some(MediaKind::Url);
+        return (!host.is_empty() && !reference.contains(char::is_whitespace))
+            .then_some(MediaKind::Url);
     }
     // Absolute paths, home paths, Windows separators, drive letters and any other scheme
     // (`file:`, `data:`) are refused; so is every `..` segment.
@@ -54,7 +55,8 @@ pub fn classify(reference: &str) -> Option<MediaKind> {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -63,7 +65,10 @@ mod tests {
 
     #[test]
     fn accepted() {
-        assert_eq!(classify("https://cdn.example.com/a.png"), Some(MediaKind::Url));
+        assert_eq!(
+            classify("https://cdn.example.com/a.png"),
+            Some(MediaKind::Url)
+        );
         assert_eq!(classify("HTTP://host"), Some(MediaKind::Url));
         assert_eq!(classify("uploads/a.png"), Some(MediaKind::Path));
         assert_eq!(classify("a..b/c.png"), Some(MediaKind::Path));
@@ -72,9 +77,22 @@ mod tests {
     #[test]
     fn refused() {
         for bad in [
-            "", "/etc/passwd", "~/.ssh/id_rsa", "../secret", "a/../../b", "a/..", "C:\\x",
-            "c:/x", "file:///etc/passwd", "data:text/plain,hi", "a\\..\\b", "https://",
-            "http:///x", "https://a b", "a\u{0}b", "ftp://host/x",
+            "",
+            "/etc/passwd",
+            "~/.ssh/id_rsa",
+            "../secret",
+            "a/../../b",
+            "a/..",
+            "C:\\x",
+            "c:/x",
+            "file:///etc/passwd",
+            "data:text/plain,hi",
+            "a\\..\\b",
+            "https://",
+            "http:///x",
+            "https://a b",
+            "a\u{0}b",
+            "ftp://host/x",
         ] {
             assert_eq!(classify(bad), None, "{bad:?}");
         }

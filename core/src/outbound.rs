@@ -88,7 +88,11 @@ impl ObjectWriter {
         self
     }
 
-    pub(crate) fn str_array<'a>(mut self, key: &str, items: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn str_array<'a>(
+        mut self,
+        key: &str,
+        items: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
         self.key(key);
         self.out.push('[');
         for (i, item) in items.into_iter().enumerate() {
@@ -112,9 +116,19 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &str = match b {
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        // Most text needs no escaping: skip it eight bytes at a time.
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes([
+                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+            ]);
+            if !needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let escape: &str = match bytes[i] {
             b'"' => "\\\"",
             b'\\' => "\\\\",
             b'\n' => "\\n",
@@ -123,18 +137,33 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
             0x08 => "\\b",
             0x0c => "\\f",
             0x00..=0x1f => "",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&s[start..i]);
         if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
+            let _ = write!(out, "\\u{:04x}", bytes[i]);
         } else {
             out.push_str(escape);
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// Whether any of the eight bytes is a control character, `"` or `\\` (exact: the classic
+/// "has a byte less than n" bit trick, applied three times).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    (below(word, 0x20) | below(quote, 1) | below(backslash, 1)) != 0
 }
 
 /// `chat.typing` for one message.
@@ -172,7 +201,9 @@ pub(crate) fn response(f: &ResponseFrame<'_>) -> String {
         .str("content", f.content)
         .bool("done", last);
     if f.chunks > 1 {
-        w = w.u64("chunk", f.index as u64).u64("chunks", f.chunks as u64);
+        w = w
+            .u64("chunk", f.index as u64)
+            .u64("chunks", f.chunks as u64);
     }
     if f.cancelled && last {
         w = w.bool("cancelled", true);
@@ -218,7 +249,17 @@ mod tests {
 
     #[test]
     fn escaping_matches_serde_json() {
-        for s in ["plain", "quote\"back\\slash", "nl\ncr\rtab\t", "\u{0}\u{1f}\u{8}\u{c}\u{7f}", "中文 🦀", "</script>"] {
+        for s in [
+            "plain",
+            "quote\"back\\slash",
+            "nl\ncr\rtab\t",
+            "\u{0}\u{1f}\u{8}\u{c}\u{7f}",
+            "中文 🦀",
+            "</script>",
+            "a long line of plain text, then a \" quote at byte 34",
+            "eight!!!\u{1}eight!!!\\",
+            "é\u{9f}\u{80}ÿ\u{ff}x\"",
+        ] {
             let mut ours = String::new();
             write_json_str(&mut ours, s);
             assert_eq!(ours, serde_json::to_string(s).unwrap());
@@ -227,13 +268,26 @@ mod tests {
 
     #[test]
     fn frames() {
-        assert_eq!(typing("m1", None), r#"{"type":"chat.typing","messageId":"m1"}"#);
+        assert_eq!(
+            typing("m1", None),
+            r#"{"type":"chat.typing","messageId":"m1"}"#
+        );
         assert_eq!(
             stream("m1", "Hi", Some((3, "k"))),
             r#"{"type":"chat.stream","messageId":"m1","content":"Hi","done":false,"sessionKey":"k","seq":3}"#
         );
-        let e = error(ErrorCode::Busy, "busy", &ErrorExtras { retry_after_ms: Some(5), ..Default::default() });
-        assert_eq!(e, r#"{"type":"chat.error","error":"busy","code":"busy","retryable":true,"retryAfterMs":5}"#);
+        let e = error(
+            ErrorCode::Busy,
+            "busy",
+            &ErrorExtras {
+                retry_after_ms: Some(5),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            e,
+            r#"{"type":"chat.error","error":"busy","code":"busy","retryable":true,"retryAfterMs":5}"#
+        );
         assert_eq!(ObjectWriter::object(4).finish(), "{}".to_string());
     }
 }

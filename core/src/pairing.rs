@@ -49,7 +49,12 @@ pub(crate) struct Pairing {
 
 impl Pairing {
     /// Records a request; returns true when it is new (the host should tell an operator).
-    pub(crate) fn request(&mut self, code: &Code, sender_id: &str, sender_name: Option<&str>) -> bool {
+    pub(crate) fn request(
+        &mut self,
+        code: &Code,
+        sender_id: &str,
+        sender_name: Option<&str>,
+    ) -> bool {
         if self.pending.contains_key(code) {
             return false;
         }
@@ -80,7 +85,9 @@ impl Pairing {
     }
 
     pub(crate) fn pending(&self) -> impl Iterator<Item = (&Code, &PendingRequest)> {
-        self.order.iter().filter_map(|c| self.pending.get_key_value(c))
+        self.order
+            .iter()
+            .filter_map(|c| self.pending.get_key_value(c))
     }
 }
 
@@ -104,7 +111,10 @@ mod tests {
         let code = code_for("", "alice");
         assert!(p.request(&code, "alice", None));
         assert!(!p.request(&code, "alice", None));
-        assert_eq!(p.approve(&code.to_ascii_lowercase()).as_deref(), Some("alice"));
+        assert_eq!(
+            p.approve(&code.to_ascii_lowercase()).as_deref(),
+            Some("alice")
+        );
         assert!(p.approved.contains("alice"));
         assert_eq!(p.approve(&code), None);
         assert_eq!(p.approve("way too long a code"), None);

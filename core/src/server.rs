@@ -6,7 +6,7 @@
 //! [`Server::poll_timeout`] (when to call [`Server::handle_timeout`]). Nothing here blocks,
 //! allocates a socket, reads a clock or draws a random number.
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
@@ -44,7 +44,8 @@ pub const CLOSE_TIMEOUT: u16 = 4408;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// The seed's text for frames that are not a well-formed `chat.send`.
-const INVALID_FORMAT: &str = "Invalid message format. Expected: { type: 'chat.send', content: '...' }";
+const INVALID_FORMAT: &str =
+    "Invalid message format. Expected: { type: 'chat.send', content: '...' }";
 /// Longest accepted `messageId`.
 const MAX_MESSAGE_ID: usize = 256;
 /// Most history messages one `chat.history` may ask for.
@@ -249,7 +250,13 @@ impl Server {
     pub fn pending_pairings(&self) -> Vec<(String, String, Option<String>)> {
         self.pairing
             .pending()
-            .map(|(code, r)| (code.as_str().to_owned(), r.sender_id.clone(), r.sender_name.clone()))
+            .map(|(code, r)| {
+                (
+                    code.as_str().to_owned(),
+                    r.sender_id.clone(),
+                    r.sender_name.clone(),
+                )
+            })
             .collect()
     }
 
@@ -336,7 +343,13 @@ impl Server {
 
     /// The auth service answered with this HTTP status and body. Answers for connections that
     /// are gone or no longer waiting (a timeout won the race) are ignored.
-    pub fn handle_auth_response(&mut self, now: u64, connection: ConnectionId, status: u16, body: &[u8]) {
+    pub fn handle_auth_response(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        status: u16,
+        body: &[u8],
+    ) {
         if !self.awaiting_auth(connection) {
             return;
         }
@@ -366,8 +379,15 @@ impl Server {
 
     /// The socket is gone. Replies keep running; their frames reach the session's other
     /// connections and its replay buffer. A disconnect is never a cancel.
-    pub fn handle_disconnect(&mut self, _now: u64, connection: ConnectionId) -> Result<(), UsageError> {
-        let conn = self.conns.remove(&connection).ok_or(UsageError::UnknownConnection)?;
+    pub fn handle_disconnect(
+        &mut self,
+        _now: u64,
+        connection: ConnectionId,
+    ) -> Result<(), UsageError> {
+        let conn = self
+            .conns
+            .remove(&connection)
+            .ok_or(UsageError::UnknownConnection)?;
         if let Some(at) = conn.idle_timer_at {
             self.timers.cancel(at, Timer::Idle(connection));
         }
@@ -379,14 +399,24 @@ impl Server {
                 session.attached.retain(|c| *c != connection);
             }
         }
-        self.history_requests.retain(|_, r| r.connection != connection);
+        // Frames still queued for the socket have nowhere to go. (History requests stay until
+        // the host answers them: the answer is then dropped.)
+        self.transmits.retain(|t| t.connection != connection);
         Ok(())
     }
 
     /// A text frame arrived (raw bytes as received: the core checks size and UTF-8).
-    pub fn handle_text(&mut self, now: u64, connection: ConnectionId, data: &[u8]) -> Result<(), UsageError> {
+    pub fn handle_text(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        data: &[u8],
+    ) -> Result<(), UsageError> {
         let max = self.config.limits.max_frame_bytes;
-        let conn = self.conns.get_mut(&connection).ok_or(UsageError::UnknownConnection)?;
+        let conn = self
+            .conns
+            .get_mut(&connection)
+            .ok_or(UsageError::UnknownConnection)?;
         conn.last_inbound = now;
         match &mut conn.state {
             ConnState::Closing => return Ok(()),
@@ -405,7 +435,10 @@ impl Server {
                             pending.push_back(text.to_owned());
                             None
                         }
-                        Err(_) => Some((ErrorCode::InvalidUtf8, "Frame is not valid UTF-8".to_owned())),
+                        Err(_) => Some((
+                            ErrorCode::InvalidUtf8,
+                            "Frame is not valid UTF-8".to_owned(),
+                        )),
                     }
                 };
                 if let Some((code, text)) = refusal {
@@ -416,7 +449,12 @@ impl Server {
             ConnState::Open => {}
         }
         if data.len() > max {
-            self.send_error(connection, ErrorCode::FrameTooLarge, &frame_too_large_text(max), &ErrorExtras::default());
+            self.send_error(
+                connection,
+                ErrorCode::FrameTooLarge,
+                &frame_too_large_text(max),
+                &ErrorExtras::default(),
+            );
             return Ok(());
         }
         match core::str::from_utf8(data) {
@@ -432,8 +470,16 @@ impl Server {
     }
 
     /// A binary frame arrived: refused with `binary_frame`, the connection stays usable.
-    pub fn handle_binary(&mut self, now: u64, connection: ConnectionId, _data: &[u8]) -> Result<(), UsageError> {
-        let conn = self.conns.get_mut(&connection).ok_or(UsageError::UnknownConnection)?;
+    pub fn handle_binary(
+        &mut self,
+        now: u64,
+        connection: ConnectionId,
+        _data: &[u8],
+    ) -> Result<(), UsageError> {
+        let conn = self
+            .conns
+            .get_mut(&connection)
+            .ok_or(UsageError::UnknownConnection)?;
         conn.last_inbound = now;
         if matches!(conn.state, ConnState::Closing) {
             return Ok(());
@@ -458,7 +504,11 @@ impl Server {
                         Some(ConnState::AwaitingAuth { deadline, .. }) if *deadline <= now
                     );
                     if expired {
-                        self.auth_failed(now, id, &auth::Failure::new(ErrorCode::AuthTimeout, "timeout"));
+                        self.auth_failed(
+                            now,
+                            id,
+                            &auth::Failure::new(ErrorCode::AuthTimeout, "timeout"),
+                        );
                     }
                 }
                 Timer::Idle(id) => self.check_idle(now, id),
@@ -471,7 +521,8 @@ impl Server {
     /// final frame (and a `CancelTurn` for running ones), every connection is closed with 1001.
     pub fn handle_shutdown(&mut self, now: u64) {
         // Queued turns first, so that ending a running one does not start the next.
-        let mut turns: Vec<(bool, TurnId)> = self.turns.iter().map(|(id, t)| (t.running, *id)).collect();
+        let mut turns: Vec<(bool, TurnId)> =
+            self.turns.iter().map(|(id, t)| (t.running, *id)).collect();
         turns.sort();
         for (_, turn) in turns {
             self.cancel_turn(now, turn, CancelReason::Shutdown);
@@ -488,14 +539,24 @@ impl Server {
 
     /// The agent produced more text for `turn` (only the new part). Output for a turn that
     /// was cancelled or already finished is ignored.
-    pub fn handle_agent_delta(&mut self, now: u64, turn: TurnId, delta: &str) -> Result<(), UsageError> {
+    pub fn handle_agent_delta(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        delta: &str,
+    ) -> Result<(), UsageError> {
         self.append_output(now, turn, delta, false)
     }
 
     /// The agent's whole text so far replaces what it sent before (agents that stream
     /// cumulative text, such as an OpenClaw gateway). Only the new suffix is streamed when
     /// the text extends the previous one.
-    pub fn handle_agent_text(&mut self, now: u64, turn: TurnId, text: &str) -> Result<(), UsageError> {
+    pub fn handle_agent_text(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        text: &str,
+    ) -> Result<(), UsageError> {
         let Some(state) = self.running_turn(turn)? else {
             return Ok(());
         };
@@ -509,7 +570,13 @@ impl Server {
         }
     }
 
-    fn append_output(&mut self, now: u64, turn: TurnId, delta: &str, replace: bool) -> Result<(), UsageError> {
+    fn append_output(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        delta: &str,
+        replace: bool,
+    ) -> Result<(), UsageError> {
         if turn.0 == 0 || turn.0 > self.next_turn {
             return Err(UsageError::UnknownTurn);
         }
@@ -526,9 +593,9 @@ impl Server {
         let start = state.text.len();
         state.text.push_str(delta);
         let frame = SessionFrame::Stream {
-            message_id: state.message_id.clone(),
+            message_id: Cow::Borrowed(&state.message_id),
             start,
-            delta: delta.to_owned(),
+            delta: Cow::Borrowed(delta),
             replace,
         };
         emit_frame(
@@ -545,7 +612,12 @@ impl Server {
     }
 
     /// The agent finished. `text` is the final reply; `None` uses the streamed text.
-    pub fn handle_agent_final(&mut self, now: u64, turn: TurnId, text: Option<&str>) -> Result<(), UsageError> {
+    pub fn handle_agent_final(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        text: Option<&str>,
+    ) -> Result<(), UsageError> {
         let Some(state) = self.running_turn(turn)? else {
             return Ok(());
         };
@@ -558,20 +630,42 @@ impl Server {
     }
 
     /// The agent failed; the client gets `chat.error` with code `agent_error` and this text.
-    pub fn handle_agent_error(&mut self, now: u64, turn: TurnId, message: &str) -> Result<(), UsageError> {
+    pub fn handle_agent_error(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        message: &str,
+    ) -> Result<(), UsageError> {
         if self.running_turn(turn)?.is_none() {
             return Ok(());
         }
-        let text = if message.is_empty() { "Agent failed" } else { message };
-        self.finish_turn(now, turn, Outcome::Failed, Some((ErrorCode::AgentError, text)));
+        let text = if message.is_empty() {
+            "Agent failed"
+        } else {
+            message
+        };
+        self.finish_turn(
+            now,
+            turn,
+            Outcome::Failed,
+            Some((ErrorCode::AgentError, text)),
+        );
         Ok(())
     }
 
     // ----- host answers --------------------------------------------------------------------
 
     /// The host's answer to `FetchHistory`: a page, or an error text for the client.
-    pub fn handle_history(&mut self, _now: u64, request: u64, page: Result<HistoryPage, &str>) -> Result<(), UsageError> {
-        let req = self.history_requests.remove(&request).ok_or(UsageError::UnknownRequest)?;
+    pub fn handle_history(
+        &mut self,
+        _now: u64,
+        request: u64,
+        page: Result<HistoryPage, &str>,
+    ) -> Result<(), UsageError> {
+        let req = self
+            .history_requests
+            .remove(&request)
+            .ok_or(UsageError::UnknownRequest)?;
         if !self.conns.contains_key(&req.connection) {
             return Ok(());
         }
@@ -604,7 +698,12 @@ impl Server {
             }
             Err(reason) => {
                 let text = format!("History unavailable: {reason}");
-                self.send_error(req.connection, ErrorCode::HistoryUnavailable, &text, &ErrorExtras::default());
+                self.send_error(
+                    req.connection,
+                    ErrorCode::HistoryUnavailable,
+                    &text,
+                    &ErrorExtras::default(),
+                );
             }
         }
         Ok(())
@@ -612,7 +711,10 @@ impl Server {
 
     /// An operator approved a pairing code; returns the sender it admits.
     pub fn approve_pairing(&mut self, _now: u64, code: &str) -> Result<String, UsageError> {
-        let sender = self.pairing.approve(code).ok_or(UsageError::UnknownPairingCode)?;
+        let sender = self
+            .pairing
+            .approve(code)
+            .ok_or(UsageError::UnknownPairingCode)?;
         self.events.push_back(Event::PairingApproved {
             code: code.trim().to_ascii_uppercase(),
             sender_id: sender.clone(),
@@ -640,7 +742,8 @@ impl Server {
             .filter(|(_, s)| s.next_seq > 1)
             .map(|(k, s)| s.export(k))
             .collect();
-        serde_json::to_string(&serde_json::json!({"version": 1, "sessions": sessions})).unwrap_or_default()
+        serde_json::to_string(&serde_json::json!({"version": 1, "sessions": sessions}))
+            .unwrap_or_default()
     }
 
     /// Restores sessions exported by [`Server::export_sessions`]. Call before accepting
@@ -650,7 +753,10 @@ impl Server {
         if value.get("version").and_then(Value::as_u64) != Some(1) {
             return Err(UsageError::InvalidState);
         }
-        let list = value.get("sessions").and_then(Value::as_array).ok_or(UsageError::InvalidState)?;
+        let list = value
+            .get("sessions")
+            .and_then(Value::as_array)
+            .ok_or(UsageError::InvalidState)?;
         let limits = &self.config.limits;
         let mut restored = Vec::with_capacity(list.len());
         for item in list {
@@ -668,7 +774,10 @@ impl Server {
     // ----- internals: connection state -----------------------------------------------------
 
     fn awaiting_auth(&self, id: ConnectionId) -> bool {
-        matches!(self.conns.get(&id).map(|c| &c.state), Some(ConnState::AwaitingAuth { .. }))
+        matches!(
+            self.conns.get(&id).map(|c| &c.state),
+            Some(ConnState::AwaitingAuth { .. })
+        )
     }
 
     fn auth_failed(&mut self, now: u64, id: ConnectionId, failure: &auth::Failure) {
@@ -729,7 +838,9 @@ impl Server {
     /// devices see the same conversation). Claimed identities attach only by sending or
     /// resuming, so a claim alone never shows someone else's replies.
     fn attach_own_session(&mut self, now: u64, id: ConnectionId) {
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         if conn.protocol >= 2 && conn.identity.authenticated {
             let key = self.direct_key_for(&conn.identity.sender_id.clone());
             self.attach(now, id, &key);
@@ -737,7 +848,9 @@ impl Server {
     }
 
     fn send_ready(&mut self, id: ConnectionId) {
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         let session_key = self.direct_key_for(&conn.identity.sender_id);
         let c = &self.config;
         let limits = ObjectWriter::object(160)
@@ -764,7 +877,10 @@ impl Server {
             .str("busyPolicy", c.busy_policy.as_str())
             .u64("heartbeatMs", c.timing.heartbeat_ms)
             .raw("limits", &limits)
-            .str_array("capabilities", ["ack", "cancel", "delta", "history", "ping", "resume"])
+            .str_array(
+                "capabilities",
+                ["ack", "cancel", "delta", "history", "ping", "resume"],
+            )
             .finish();
         self.send_text(id, frame);
     }
@@ -790,7 +906,15 @@ impl Server {
         match self.idle_deadline(id) {
             Some(at) if at <= now => {
                 let v2 = self.conns[&id].protocol >= 2 && self.config.timing.heartbeat_ms > 0;
-                self.close(id, CLOSE_TIMEOUT, if v2 { "Heartbeat timeout" } else { "Idle timeout" });
+                self.close(
+                    id,
+                    CLOSE_TIMEOUT,
+                    if v2 {
+                        "Heartbeat timeout"
+                    } else {
+                        "Idle timeout"
+                    },
+                );
             }
             Some(_) => self.schedule_idle(id),
             None => {}
@@ -817,7 +941,12 @@ impl Server {
     }
 
     fn send_text(&mut self, id: ConnectionId, text: String) {
-        if let Some(conn) = self.conns.get_mut(&id) {
+        // Nothing follows a close.
+        if let Some(conn) = self
+            .conns
+            .get_mut(&id)
+            .filter(|c| !matches!(c.state, ConnState::Closing))
+        {
             conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
             self.transmits.push_back(Transmit {
                 connection: id,
@@ -826,21 +955,33 @@ impl Server {
         }
     }
 
-    fn send_error(&mut self, id: ConnectionId, code: ErrorCode, text: &str, extras: &ErrorExtras<'_>) {
+    fn send_error(
+        &mut self,
+        id: ConnectionId,
+        code: ErrorCode,
+        text: &str,
+        extras: &ErrorExtras<'_>,
+    ) {
         self.send_text(id, outbound::error(code, text, extras));
     }
 
     fn attach(&mut self, now: u64, id: ConnectionId, key: &str) -> bool {
         let max = self.config.limits.max_session_connections;
-        let Some(conn) = self.conns.get_mut(&id) else { return false };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return false;
+        };
         if conn.attached.iter().any(|k| k == key) {
             return true;
         }
-        let session = self.sessions.entry(key.to_owned()).or_insert_with(|| Session::new(now));
+        let session = self
+            .sessions
+            .entry(key.to_owned())
+            .or_insert_with(|| Session::new(now));
         if session.attached.len() >= max {
             return false;
         }
         session.attached.push(id);
+        session.followed = true;
         conn.attached.push(key.to_owned());
         true
     }
@@ -851,7 +992,12 @@ impl Server {
         let frame = match inbound::parse(text) {
             Ok(frame) => frame,
             Err(_) => {
-                self.send_error(id, ErrorCode::InvalidJson, "Failed to parse message", &ErrorExtras::default());
+                self.send_error(
+                    id,
+                    ErrorCode::InvalidJson,
+                    "Failed to parse message",
+                    &ErrorExtras::default(),
+                );
                 return;
             }
         };
@@ -867,7 +1013,9 @@ impl Server {
             "chat.hello" => self.on_hello(now, id, &frame),
             "ping" => self.on_ping(id, &frame),
             _ => {
-                let message_id = inbound::opt_nonempty_str(&frame.message_id, "messageId").ok().flatten();
+                let message_id = inbound::opt_nonempty_str(&frame.message_id, "messageId")
+                    .ok()
+                    .flatten();
                 self.send_error(
                     id,
                     ErrorCode::UnknownType,
@@ -971,7 +1119,11 @@ impl Server {
             }
         };
         if chat_type == ChatType::Group && fields.group_id.is_none() {
-            return refuse(self, ErrorCode::MissingGroupId, "groupId is required when chatType is \"group\"");
+            return refuse(
+                self,
+                ErrorCode::MissingGroupId,
+                "groupId is required when chatType is \"group\"",
+            );
         }
         let media = match collect_media(&fields) {
             Ok(media) => media,
@@ -980,7 +1132,9 @@ impl Server {
 
         // Identity: the authenticated one always wins; unauthenticated connections keep the
         // seed's per-frame senderId/senderName.
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         let identity = &conn.identity;
         let (sender_id, sender_name) = if identity.authenticated {
             if fields.sender_id.is_some_and(|s| s != identity.sender_id) {
@@ -995,7 +1149,10 @@ impl Server {
                 }
                 _ => (
                     identity.sender_id.clone(),
-                    fields.sender_name.map(str::to_owned).or_else(|| identity.sender_name.clone()),
+                    fields
+                        .sender_name
+                        .map(str::to_owned)
+                        .or_else(|| identity.sender_name.clone()),
                 ),
             }
         };
@@ -1004,7 +1161,9 @@ impl Server {
         let protocol = conn.protocol;
 
         // Rate: per authenticated identity, or per connection when the identity is only claimed.
-        if let Err(retry_after) = self.take_rate(now, id, authenticated.then_some(sender_id.as_str())) {
+        if let Err(retry_after) =
+            self.take_rate(now, id, authenticated.then_some(sender_id.as_str()))
+        {
             let text = format!("Rate limit exceeded; retry in {retry_after} ms");
             self.send_error(
                 id,
@@ -1020,7 +1179,9 @@ impl Server {
         }
 
         if chat_type == ChatType::Direct {
-            if let Err((code, text, pairing_code)) = self.check_dm_policy(&sender_id, sender_name.as_deref()) {
+            if let Err((code, text, pairing_code)) =
+                self.check_dm_policy(&sender_id, sender_name.as_deref())
+            {
                 self.send_error(
                     id,
                     code,
@@ -1097,7 +1258,11 @@ impl Server {
                 format!("msg-{}", self.next_message)
             }
         };
-        let body = envelope(sender_name.as_deref().unwrap_or(&sender_id), content, fields.reply_to_body);
+        let body = envelope(
+            sender_name.as_deref().unwrap_or(&sender_id),
+            content,
+            fields.reply_to_body,
+        );
         self.next_turn += 1;
         let turn_id = TurnId(self.next_turn);
         let turn = Box::new(Turn {
@@ -1125,7 +1290,10 @@ impl Server {
         if protocol >= 2 {
             self.attach(now, id, &session_key);
         }
-        let session = self.sessions.entry(session_key.clone()).or_insert_with(|| Session::new(now));
+        let session = self
+            .sessions
+            .entry(session_key.clone())
+            .or_insert_with(|| Session::new(now));
         session.last_active = now;
         self.turns.insert(
             turn_id,
@@ -1145,26 +1313,37 @@ impl Server {
             &session_key,
             Origin::None,
             SessionFrame::Ack {
-                message_id: message_id.clone(),
-                sender_id: sender_id.clone(),
+                message_id: Cow::Borrowed(&message_id),
+                sender_id: Cow::Borrowed(&sender_id),
             },
             None,
         );
         if let (Some(m), Some(session)) = (mid, self.sessions.get_mut(&session_key)) {
             session.recent.insert(m, ack_seq);
         }
-        self.emit(&session_key, Origin::Connection(id), SessionFrame::Typing { message_id }, None);
+        self.emit(
+            &session_key,
+            Origin::Connection(id),
+            SessionFrame::Typing {
+                message_id: Cow::Borrowed(&message_id),
+            },
+            None,
+        );
 
         if provision {
             self.dynamic_agents.insert(agent_id.clone());
-            self.events.push_back(Event::ProvisionAgent(Box::new(AgentProvision {
-                agent_id,
-                user_id: sender_id,
-                user_name: sender_name,
-                auth: auth_data,
-            })));
+            self.events
+                .push_back(Event::ProvisionAgent(Box::new(AgentProvision {
+                    agent_id,
+                    user_id: sender_id,
+                    user_name: sender_name,
+                    auth: auth_data,
+                })));
         }
-        let session = self.sessions.get_mut(&session_key).expect("session created above");
+        let session = self
+            .sessions
+            .get_mut(&session_key)
+            .expect("session created above");
         if session.running.is_none() && session.queue.is_empty() {
             self.start_turn(now, turn_id);
         } else {
@@ -1173,7 +1352,12 @@ impl Server {
         self.evict_idle_sessions();
     }
 
-    fn take_rate(&mut self, now: u64, id: ConnectionId, authenticated_sender: Option<&str>) -> Result<(), u64> {
+    fn take_rate(
+        &mut self,
+        now: u64,
+        id: ConnectionId,
+        authenticated_sender: Option<&str>,
+    ) -> Result<(), u64> {
         let limits = &self.config.limits;
         let (per_minute, burst) = (limits.messages_per_minute, limits.message_burst);
         if per_minute == 0 {
@@ -1190,7 +1374,8 @@ impl Server {
             .take(now, per_minute, burst);
         if self.buckets.len() > 4 * self.conns.len() + 64 {
             // Full buckets carry no information: forget them so the map tracks only recent senders.
-            self.buckets.retain(|_, b| !b.is_full(now, per_minute, burst));
+            self.buckets
+                .retain(|_, b| !b.is_full(now, per_minute, burst));
         }
         result
     }
@@ -1200,7 +1385,11 @@ impl Server {
         sender_id: &str,
         sender_name: Option<&str>,
     ) -> Result<(), (ErrorCode, String, Option<String>)> {
-        let listed = self.config.allow_from.iter().any(|a| a == "*" || a == sender_id);
+        let listed = self
+            .config
+            .allow_from
+            .iter()
+            .any(|a| a == "*" || a == sender_id);
         match self.config.dm_policy {
             DmPolicy::Open => Ok(()),
             DmPolicy::Disabled => Err((
@@ -1226,7 +1415,10 @@ impl Server {
                 }
                 Err((
                     ErrorCode::PairingRequired,
-                    format!("Pairing required: ask the operator to approve code {}", code.as_str()),
+                    format!(
+                        "Pairing required: ask the operator to approve code {}",
+                        code.as_str()
+                    ),
                     Some(code.as_str().to_owned()),
                 ))
             }
@@ -1244,7 +1436,9 @@ impl Server {
             return (agent, false);
         }
         match dynamic.max_agents {
-            Some(max) if self.dynamic_agents.len() >= max as usize => (self.config.agent_id.clone(), false),
+            Some(max) if self.dynamic_agents.len() >= max as usize => {
+                (self.config.agent_id.clone(), false)
+            }
             _ => (agent, true),
         }
     }
@@ -1254,7 +1448,9 @@ impl Server {
     }
 
     fn may_access(&self, id: ConnectionId, key: &str) -> bool {
-        let Some(conn) = self.conns.get(&id) else { return false };
+        let Some(conn) = self.conns.get(&id) else {
+            return false;
+        };
         conn.attached.iter().any(|k| k == key)
             || key == self.direct_key_for(&conn.identity.sender_id)
             || key.split(':').nth(3) == Some("group")
@@ -1272,7 +1468,9 @@ impl Server {
             Some(m) => self
                 .turns
                 .iter()
-                .filter(|(_, t)| t.message_id == m && (t.origin == id || self.may_access(id, &t.session_key)))
+                .filter(|(_, t)| {
+                    t.message_id == m && (t.origin == id || self.may_access(id, &t.session_key))
+                })
                 .map(|(turn, t)| (*turn, t.running))
                 .max_by_key(|(_, running)| *running)
                 .map(|(turn, _)| turn),
@@ -1306,7 +1504,9 @@ impl Server {
     }
 
     fn on_resume(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         if conn.protocol < 2 {
             return self.send_error(
                 id,
@@ -1354,13 +1554,20 @@ impl Server {
                                 let text = self
                                     .turns
                                     .values()
-                                    .find(|t| t.running && &t.message_id == message_id && t.session_key == key)
+                                    .find(|t| {
+                                        t.running
+                                            && &t.message_id == message_id
+                                            && t.session_key == key
+                                    })
                                     .map(|t| t.text.clone())
                                     .or_else(|| session.reply_text(message_id))
                                     .unwrap_or_default();
-                                texts.push((message_id.clone(), text));
+                                texts.push((message_id.to_string(), text));
                             }
-                            texts.iter().find(|(m, _)| m == message_id).map(|(_, t)| t.as_str())
+                            texts
+                                .iter()
+                                .find(|(m, _)| m == message_id)
+                                .map(|(_, t)| t.as_str())
                         }
                         _ => None,
                     };
@@ -1374,7 +1581,9 @@ impl Server {
                     gap.oldest
                 );
                 if last_seq > latest {
-                    extras_text = format!("Cannot resume after seq {last_seq}: the session is at seq {latest}");
+                    extras_text = format!(
+                        "Cannot resume after seq {last_seq}: the session is at seq {latest}"
+                    );
                 }
                 frames.push(outbound::error(
                     ErrorCode::ResumeGap,
@@ -1396,7 +1605,11 @@ impl Server {
                 Some(gap)
             }
         };
-        let replayed = if gap.is_some() { 0 } else { frames.len() as u64 };
+        let replayed = if gap.is_some() {
+            0
+        } else {
+            frames.len() as u64
+        };
         frames.push(
             ObjectWriter::frame("chat.resumed", 96 + key.len())
                 .str("sessionKey", &key)
@@ -1432,7 +1645,9 @@ impl Server {
             };
             return self.field_error(id, err, None);
         }
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         let key = match key {
             Some(k) => k.to_owned(),
             None => self.direct_key_for(&conn.identity.sender_id.clone()),
@@ -1464,13 +1679,21 @@ impl Server {
     }
 
     fn on_hello(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
-        let (protocol, stream) = match (inbound::opt_u64(&f.protocol, "protocol"), inbound::opt_str(&f.stream, "stream")) {
+        let (protocol, stream) = match (
+            inbound::opt_u64(&f.protocol, "protocol"),
+            inbound::opt_str(&f.stream, "stream"),
+        ) {
             (Ok(p), Ok(s)) => (p.unwrap_or(u64::from(PROTOCOL_VERSION)), s),
             (Err(err), _) | (_, Err(err)) => return self.field_error(id, err, None),
         };
         if protocol == 0 || protocol > u64::from(PROTOCOL_VERSION) {
             let text = format!("Protocol {protocol} is not supported; this server speaks 1 and 2");
-            return self.send_error(id, ErrorCode::UnsupportedVersion, &text, &ErrorExtras::default());
+            return self.send_error(
+                id,
+                ErrorCode::UnsupportedVersion,
+                &text,
+                &ErrorExtras::default(),
+            );
         }
         let mode = match stream {
             None => None,
@@ -1484,7 +1707,9 @@ impl Server {
                 return self.field_error(id, err, None);
             }
         };
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         conn.protocol = protocol as u8;
         if let Some(mode) = mode {
             conn.stream_mode = mode;
@@ -1513,7 +1738,9 @@ impl Server {
     }
 
     fn start_turn(&mut self, now: u64, turn_id: TurnId) {
-        let Some(state) = self.turns.get_mut(&turn_id) else { return };
+        let Some(state) = self.turns.get_mut(&turn_id) else {
+            return;
+        };
         state.running = true;
         state.last_output = now;
         state.last_keepalive = now;
@@ -1532,7 +1759,8 @@ impl Server {
     fn turn_deadline(&self, turn: TurnId) -> Option<u64> {
         let state = self.turns.get(&turn).filter(|t| t.running)?;
         let t = &self.config.timing;
-        let keepalive = (t.keepalive_ms > 0).then(|| state.last_keepalive.max(state.last_output) + t.keepalive_ms);
+        let keepalive = (t.keepalive_ms > 0)
+            .then(|| state.last_keepalive.max(state.last_output) + t.keepalive_ms);
         let timeout = (t.agent_timeout_ms > 0).then(|| state.last_output + t.agent_timeout_ms);
         match (keepalive, timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1544,7 +1772,9 @@ impl Server {
         if let Some(state) = self.turns.get_mut(&turn) {
             state.timer_at = None; // popped by handle_timeout
         }
-        let Some(state) = self.turns.get(&turn).filter(|t| t.running) else { return };
+        let Some(state) = self.turns.get(&turn).filter(|t| t.running) else {
+            return;
+        };
         let t = &self.config.timing;
         if t.agent_timeout_ms > 0 && now >= state.last_output + t.agent_timeout_ms {
             self.events.push_back(Event::CancelTurn {
@@ -1559,8 +1789,13 @@ impl Server {
             );
             return;
         }
-        if t.keepalive_ms > 0 && now >= state.last_keepalive.max(state.last_output) + t.keepalive_ms {
-            let (key, origin, message_id) = (state.session_key.clone(), state.origin, state.message_id.clone());
+        if t.keepalive_ms > 0 && now >= state.last_keepalive.max(state.last_output) + t.keepalive_ms
+        {
+            let (key, origin, message_id) = (
+                state.session_key.clone(),
+                state.origin,
+                state.message_id.clone(),
+            );
             self.send_keepalive(now, &key, origin, &message_id);
             if let Some(state) = self.turns.get_mut(&turn) {
                 state.last_keepalive = now;
@@ -1585,21 +1820,37 @@ impl Server {
     /// Keeps proxies from cutting a silent turn: v2 followers get `chat.keepalive`, a v1
     /// origin gets the seed's `chat.typing` again. Not part of the session's history.
     fn send_keepalive(&mut self, _now: u64, key: &str, origin: ConnectionId, message_id: &str) {
-        let attached = self.sessions.get(key).map(|s| s.attached.clone()).unwrap_or_default();
+        let attached = self
+            .sessions
+            .get(key)
+            .map(|s| s.attached.clone())
+            .unwrap_or_default();
         for conn in attached {
             let frame = ObjectWriter::frame("chat.keepalive", 32 + message_id.len())
                 .str("messageId", message_id)
                 .finish();
             self.send_text(conn, frame);
         }
-        if self.conns.get(&origin).is_some_and(|c| c.protocol < 2 && matches!(c.state, ConnState::Open)) {
+        if self
+            .conns
+            .get(&origin)
+            .is_some_and(|c| c.protocol < 2 && matches!(c.state, ConnState::Open))
+        {
             self.send_text(origin, outbound::typing(message_id, None));
         }
     }
 
     /// Ends a turn: final frames (or the error), the history event, then the next queued turn.
-    fn finish_turn(&mut self, now: u64, turn: TurnId, outcome: Outcome, error: Option<(ErrorCode, &str)>) {
-        let Some(state) = self.turns.remove(&turn) else { return };
+    fn finish_turn(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        outcome: Outcome,
+        error: Option<(ErrorCode, &str)>,
+    ) {
+        let Some(state) = self.turns.remove(&turn) else {
+            return;
+        };
         if let Some(at) = state.timer_at {
             self.timers.cancel(at, Timer::Turn(turn));
         }
@@ -1611,10 +1862,10 @@ impl Server {
                     &key,
                     origin,
                     SessionFrame::Error {
-                        message_id: state.message_id.clone(),
+                        message_id: Cow::Borrowed(&state.message_id),
                         code,
-                        text: text.to_owned(),
-                        partial: state.text,
+                        text: Cow::Borrowed(text),
+                        partial: Cow::Borrowed(&state.text),
                     },
                     None,
                 );
@@ -1623,13 +1874,13 @@ impl Server {
             None => {
                 let chunks = chunk::split(&state.text, self.config.text_chunk_limit);
                 let total = chunks.len();
-                for (i, content) in chunks.into_iter().enumerate() {
+                for (i, content) in chunks.iter().enumerate() {
                     self.emit(
                         &key,
                         origin,
                         SessionFrame::Response {
-                            message_id: state.message_id.clone(),
-                            content: content.to_owned(),
+                            message_id: Cow::Borrowed(&state.message_id),
+                            content: Cow::Borrowed(content),
                             index: i + 1,
                             chunks: total,
                             cancelled: outcome == Outcome::Cancelled,
@@ -1668,14 +1919,22 @@ impl Server {
     }
 
     fn cancel_turn(&mut self, now: u64, turn: TurnId, reason: CancelReason) {
-        let Some(state) = self.turns.get(&turn) else { return };
+        let Some(state) = self.turns.get(&turn) else {
+            return;
+        };
         if state.running {
             self.events.push_back(Event::CancelTurn { turn, reason });
         }
         self.finish_turn(now, turn, Outcome::Cancelled, None);
     }
 
-    fn emit(&mut self, key: &str, origin: Origin, frame: SessionFrame, reply: Option<&str>) -> u64 {
+    fn emit(
+        &mut self,
+        key: &str,
+        origin: Origin,
+        frame: SessionFrame<'_>,
+        reply: Option<&str>,
+    ) -> u64 {
         emit_frame(
             &mut self.sessions,
             &mut self.conns,
@@ -1778,7 +2037,8 @@ fn frame_too_large_text(max: usize) -> String {
 
 /// Records a session frame and delivers it: to every attached v2 connection (with seq, in its
 /// stream mode) and to the v1 origin of a turn (seed frames: no seq, no acks). Each rendering
-/// is made once however many connections receive it. Returns the frame's seq.
+/// is made once however many connections receive it, and moved to its last recipient.
+/// Returns the frame's seq.
 #[allow(clippy::too_many_arguments)]
 fn emit_frame(
     sessions: &mut BTreeMap<String, Session>,
@@ -1787,38 +2047,111 @@ fn emit_frame(
     limits: &Limits,
     key: &str,
     origin: Origin,
-    frame: SessionFrame,
+    frame: SessionFrame<'_>,
     reply: Option<&str>,
 ) -> u64 {
-    let Some(session) = sessions.get_mut(key) else { return 0 };
+    let Some(session) = sessions.get_mut(key) else {
+        return 0;
+    };
     let seq = session.next_seq;
-    // [v1, v2 cumulative, v2 delta]
-    let mut rendered: [Option<String>; 3] = [None, None, None];
-    let mut deliver = |conn_id: ConnectionId, v2: bool| {
-        let Some(conn) = conns.get_mut(&conn_id) else { return };
+    // Renderings: [v1, v2 cumulative, v2 delta], and how many recipients still need each.
+    let slot_of = |conn: &Connection, v2: bool| -> Option<usize> {
         // v1 connections get only their own turns' frames; v2 ones get them by attachment.
         if !matches!(conn.state, ConnState::Open) || (!v2 && conn.protocol >= 2) {
-            return;
+            return None;
         }
-        let (slot, seq, mode) = match (v2, conn.stream_mode) {
-            (false, _) => (0, None, StreamMode::Cumulative),
-            (true, StreamMode::Cumulative) => (1, Some((seq, key)), StreamMode::Cumulative),
-            (true, StreamMode::Delta) => (2, Some((seq, key)), StreamMode::Delta),
+        Some(match (v2, conn.stream_mode) {
+            (false, _) => 0,
+            (true, StreamMode::Cumulative) => 1,
+            (true, StreamMode::Delta) => 2,
+        })
+    };
+    let origin = match origin {
+        Origin::Connection(c) if !matches!(frame, SessionFrame::Ack { .. }) => Some(c),
+        _ => None,
+    };
+    let mut uses = [0usize; 3];
+    let targets = session
+        .attached
+        .iter()
+        .map(|c| (*c, true))
+        .chain(origin.map(|c| (c, false)));
+    for (conn_id, v2) in targets.clone() {
+        if let Some(slot) = conns.get(&conn_id).and_then(|c| slot_of(c, v2)) {
+            uses[slot] += 1;
+        }
+    }
+    let mut rendered: [Option<String>; 3] = [None, None, None];
+    for (conn_id, v2) in targets {
+        let Some(conn) = conns.get_mut(&conn_id) else {
+            continue;
         };
-        let text = rendered[slot].get_or_insert_with(|| frame.render(seq, mode, reply)).clone();
+        let Some(slot) = slot_of(conn, v2) else {
+            continue;
+        };
+        if rendered[slot].is_none() {
+            let (seq, mode) = match slot {
+                0 => (None, StreamMode::Cumulative),
+                1 => (Some((seq, key)), StreamMode::Cumulative),
+                _ => (Some((seq, key)), StreamMode::Delta),
+            };
+            rendered[slot] = Some(frame.render(seq, mode, reply));
+        }
+        uses[slot] -= 1;
+        let text = if uses[slot] == 0 {
+            rendered[slot].take().unwrap_or_default()
+        } else {
+            rendered[slot].clone().unwrap_or_default()
+        };
         conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
         transmits.push_back(Transmit {
             connection: conn_id,
             payload: Payload::Text(text),
         });
-    };
-    for conn_id in &session.attached {
-        deliver(*conn_id, true);
-    }
-    if let Origin::Connection(origin) = origin {
-        if !matches!(frame, SessionFrame::Ack { .. }) {
-            deliver(origin, false);
-        }
     }
     session.record(frame, limits.replay_frames, limits.replay_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deadlines of finished work are removed, not left to fire uselessly (the timer set would
+    /// otherwise grow with every connection and turn).
+    #[test]
+    fn finished_work_leaves_no_timers() {
+        let config =
+            Config::from_json(r#"{"auth":{"enabled":true},"limits":{"messagesPerMinute":0}}"#)
+                .unwrap();
+        let mut server = Server::new(config);
+        let c = server.handle_connect(0, "token=t");
+        assert_eq!(server.timer_count(), 1);
+        server.handle_disconnect(1, c).unwrap();
+        assert_eq!(server.timer_count(), 0);
+
+        let c = server.handle_connect(2, "token=t");
+        server.handle_auth_response(3, c, 200, br#"{"success":true,"data":{"userId":"u"}}"#);
+        assert_eq!(
+            server.timer_count(),
+            1,
+            "auth deadline replaced by the idle check"
+        );
+        for i in 0..100 {
+            server
+                .handle_text(10 + i, c, br#"{"type":"chat.send","content":"hi"}"#)
+                .unwrap();
+            let turn = core::iter::from_fn(|| server.poll_event())
+                .find_map(|e| match e {
+                    Event::RunTurn(t) => Some(t.id),
+                    _ => None,
+                })
+                .unwrap();
+            assert_eq!(server.timer_count(), 2);
+            server.handle_agent_final(11 + i, turn, Some("ok")).unwrap();
+            assert_eq!(server.timer_count(), 1);
+        }
+        server.handle_disconnect(500, c).unwrap();
+        assert_eq!(server.timer_count(), 0);
+        assert_eq!(server.poll_timeout(), None);
+    }
 }

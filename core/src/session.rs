@@ -1,6 +1,7 @@
 //! A conversation: its sequence counter, the connections watching it, its turn queue, the
 //! message ids it has seen, and the replay buffer that lets a client resume without loss.
 
+use alloc::borrow::Cow;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -22,40 +23,96 @@ pub enum StreamMode {
 
 /// A frame that belongs to a session's ordered history (everything with a `seq`).
 /// Stored mode-neutral: a stream frame keeps its delta and where it starts in the reply.
+/// Built borrowing the caller's strings; owned only when kept for replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SessionFrame {
+pub(crate) enum SessionFrame<'a> {
     Ack {
-        message_id: String,
-        sender_id: String,
+        message_id: Cow<'a, str>,
+        sender_id: Cow<'a, str>,
     },
     Typing {
-        message_id: String,
+        message_id: Cow<'a, str>,
     },
     Stream {
-        message_id: String,
+        message_id: Cow<'a, str>,
         start: usize,
-        delta: String,
+        delta: Cow<'a, str>,
         /// The text replaces everything streamed before (an agent revised its reply).
         replace: bool,
     },
     Response {
-        message_id: String,
-        content: String,
+        message_id: Cow<'a, str>,
+        content: Cow<'a, str>,
         index: usize,
         chunks: usize,
         cancelled: bool,
     },
     Error {
-        message_id: String,
+        message_id: Cow<'a, str>,
         code: ErrorCode,
-        text: String,
+        text: Cow<'a, str>,
         /// The reply text produced before the failure (not sent; used to rebuild cumulative
         /// stream frames on replay).
-        partial: String,
+        partial: Cow<'a, str>,
     },
 }
 
-impl SessionFrame {
+fn owned(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+impl SessionFrame<'_> {
+    /// An owned copy, for the replay buffer.
+    pub(crate) fn into_owned(self) -> SessionFrame<'static> {
+        match self {
+            SessionFrame::Ack {
+                message_id,
+                sender_id,
+            } => SessionFrame::Ack {
+                message_id: owned(message_id),
+                sender_id: owned(sender_id),
+            },
+            SessionFrame::Typing { message_id } => SessionFrame::Typing {
+                message_id: owned(message_id),
+            },
+            SessionFrame::Stream {
+                message_id,
+                start,
+                delta,
+                replace,
+            } => SessionFrame::Stream {
+                message_id: owned(message_id),
+                start,
+                delta: owned(delta),
+                replace,
+            },
+            SessionFrame::Response {
+                message_id,
+                content,
+                index,
+                chunks,
+                cancelled,
+            } => SessionFrame::Response {
+                message_id: owned(message_id),
+                content: owned(content),
+                index,
+                chunks,
+                cancelled,
+            },
+            SessionFrame::Error {
+                message_id,
+                code,
+                text,
+                partial,
+            } => SessionFrame::Error {
+                message_id: owned(message_id),
+                code,
+                text: owned(text),
+                partial: owned(partial),
+            },
+        }
+    }
+
     /// Renders the frame. `reply` is the reply's text up to at least the end of this frame,
     /// needed only for a stream frame in cumulative mode.
     pub(crate) fn render(&self, seq: Seq<'_>, mode: StreamMode, reply: Option<&str>) -> String {
@@ -79,7 +136,7 @@ impl SessionFrame {
                     (StreamMode::Cumulative, Some(text)) => {
                         text.get(..start + delta.len()).unwrap_or(text)
                     }
-                    _ => delta.as_str(),
+                    _ => delta.as_ref(),
                 };
                 if *replace && mode == StreamMode::Delta {
                     ObjectWriter::frame("chat.stream", 64 + message_id.len() + content.len())
@@ -170,20 +227,28 @@ impl SessionFrame {
                 index,
                 chunks,
                 cancelled,
-            } => json!({"seq": seq, "kind": "response", "messageId": message_id, "content": content,
-                        "index": index, "chunks": chunks, "cancelled": cancelled}),
+            } => {
+                json!({"seq": seq, "kind": "response", "messageId": message_id, "content": content,
+                        "index": index, "chunks": chunks, "cancelled": cancelled})
+            }
             SessionFrame::Error {
                 message_id,
                 code,
                 text,
                 partial,
-            } => json!({"seq": seq, "kind": "error", "messageId": message_id, "code": code.as_str(),
-                        "text": text, "partial": partial}),
+            } => {
+                json!({"seq": seq, "kind": "error", "messageId": message_id, "code": code.as_str(),
+                        "text": text, "partial": partial})
+            }
         }
     }
 
-    fn from_value(v: &Value) -> Option<(u64, SessionFrame)> {
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(ToString::to_string);
+    fn from_value(v: &Value) -> Option<(u64, SessionFrame<'static>)> {
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(|s| Cow::Owned(s.to_string()))
+        };
         let n = |k: &str| v.get(k).and_then(Value::as_u64);
         let seq = n("seq")?;
         let message_id = s("messageId")?;
@@ -208,7 +273,7 @@ impl SessionFrame {
             },
             "error" => SessionFrame::Error {
                 message_id,
-                code: ErrorCode::from_wire(&s("code")?)?,
+                code: ErrorCode::from_wire(v.get("code")?.as_str()?)?,
                 text: s("text")?,
                 partial: s("partial")?,
             },
@@ -221,7 +286,7 @@ impl SessionFrame {
 /// The last frames of a session, bounded by count and bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Replay {
-    entries: VecDeque<(u64, SessionFrame)>,
+    entries: VecDeque<(u64, SessionFrame<'static>)>,
     bytes: usize,
 }
 
@@ -233,13 +298,20 @@ pub(crate) struct Gap {
 }
 
 impl Replay {
-    fn push(&mut self, seq: u64, frame: SessionFrame, max_frames: usize, max_bytes: usize) {
+    fn push(
+        &mut self,
+        seq: u64,
+        frame: SessionFrame<'static>,
+        max_frames: usize,
+        max_bytes: usize,
+    ) {
         if max_frames == 0 || max_bytes == 0 {
             return;
         }
         self.bytes += frame.approx_bytes();
         self.entries.push_back((seq, frame));
-        while self.entries.len() > 1 && (self.entries.len() > max_frames || self.bytes > max_bytes) {
+        while self.entries.len() > 1 && (self.entries.len() > max_frames || self.bytes > max_bytes)
+        {
             if let Some((_, old)) = self.entries.pop_front() {
                 self.bytes -= old.approx_bytes();
             }
@@ -284,6 +356,9 @@ pub(crate) struct Session {
     pub queue: VecDeque<TurnId>,
     pub recent: RecentIds,
     pub last_active: u64,
+    /// A v2 connection followed this session at some point: only then can anyone hold a seq
+    /// of it, so only then are frames kept for replay.
+    pub followed: bool,
 }
 
 impl Session {
@@ -296,14 +371,23 @@ impl Session {
             queue: VecDeque::new(),
             recent: RecentIds::default(),
             last_active: now,
+            followed: false,
         }
     }
 
     /// Assigns the next seq to `frame` and keeps it for resume.
-    pub(crate) fn record(&mut self, frame: SessionFrame, max_frames: usize, max_bytes: usize) -> u64 {
+    pub(crate) fn record(
+        &mut self,
+        frame: SessionFrame<'_>,
+        max_frames: usize,
+        max_bytes: usize,
+    ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.replay.push(seq, frame, max_frames, max_bytes);
+        if self.followed {
+            self.replay
+                .push(seq, frame.into_owned(), max_frames, max_bytes);
+        }
         seq
     }
 
@@ -313,12 +397,23 @@ impl Session {
     }
 
     /// The frames after `last_seq`, or the gap that prevents it.
-    pub(crate) fn since(&self, last_seq: u64) -> Result<impl Iterator<Item = &(u64, SessionFrame)>, Gap> {
-        let oldest = self.replay.entries.front().map_or(self.next_seq, |(s, _)| *s);
+    pub(crate) fn since(
+        &self,
+        last_seq: u64,
+    ) -> Result<impl Iterator<Item = &(u64, SessionFrame<'static>)>, Gap> {
+        let oldest = self
+            .replay
+            .entries
+            .front()
+            .map_or(self.next_seq, |(s, _)| *s);
         if last_seq >= self.next_seq || last_seq.saturating_add(1) < oldest {
             return Err(Gap { oldest });
         }
-        Ok(self.replay.entries.iter().filter(move |(s, _)| *s > last_seq))
+        Ok(self
+            .replay
+            .entries
+            .iter()
+            .filter(move |(s, _)| *s > last_seq))
     }
 
     /// The full text of reply `message_id` as far as the buffer knows it (for cumulative
@@ -331,12 +426,12 @@ impl Session {
                     message_id: m,
                     content,
                     ..
-                } if m == message_id => chunks.push(content),
+                } if m == message_id => chunks.push(content.as_ref()),
                 SessionFrame::Error {
                     message_id: m,
                     partial,
                     ..
-                } if m == message_id => return Some(partial.clone()),
+                } if m == message_id => return Some(partial.to_string()),
                 _ => {}
             }
         }
@@ -347,16 +442,27 @@ impl Session {
     }
 
     pub(crate) fn export(&self, key: &str) -> Value {
-        let entries: Vec<Value> = self.replay.entries.iter().map(|(seq, f)| f.to_value(*seq)).collect();
+        let entries: Vec<Value> = self
+            .replay
+            .entries
+            .iter()
+            .map(|(seq, f)| f.to_value(*seq))
+            .collect();
         json!({"sessionKey": key, "nextSeq": self.next_seq, "frames": entries})
     }
 
     /// Rebuilds a session from [`Session::export`] output.
-    pub(crate) fn import(v: &Value, now: u64, max_frames: usize, max_bytes: usize) -> Option<(String, Session)> {
+    pub(crate) fn import(
+        v: &Value,
+        now: u64,
+        max_frames: usize,
+        max_bytes: usize,
+    ) -> Option<(String, Session)> {
         let key = v.get("sessionKey")?.as_str()?.to_string();
         let next_seq = v.get("nextSeq")?.as_u64()?;
         let mut session = Session::new(now);
         session.next_seq = next_seq;
+        session.followed = true;
         let mut previous = 0;
         for entry in v.get("frames")?.as_array()? {
             let (seq, frame) = SessionFrame::from_value(entry)?;

@@ -25,12 +25,19 @@ fn run(path: &Path) -> Option<String> {
         if let Some(raw) = step.get("nextTimeout") {
             let want = value(raw).as_u64();
             if want != out.timeout {
-                let _ = writeln!(report, "  poll_timeout: expected {want:?}, got {:?}", out.timeout);
+                let _ = writeln!(
+                    report,
+                    "  poll_timeout: expected {want:?}, got {:?}",
+                    out.timeout
+                );
             }
         }
         if let Some(raw) = step.get("result") {
             let want = value(raw);
-            let want = want.as_str().map(str::to_owned).unwrap_or_else(|| want.to_string());
+            let want = want
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| want.to_string());
             if Some(&want) != out.result.as_ref() {
                 let _ = writeln!(report, "  result: expected {want:?}, got {:?}", out.result);
             }
@@ -39,7 +46,13 @@ fn run(path: &Path) -> Option<String> {
         }
         if !report.is_empty() {
             // Later steps depend on this one: one report per file.
-            return Some(format!("{} step {} ({} at {}):\n{report}", path.display(), out.index, out.input, out.at));
+            return Some(format!(
+                "{} step {} ({} at {}):\n{report}",
+                path.display(),
+                out.index,
+                out.input,
+                out.at
+            ));
         }
     }
     None
@@ -53,8 +66,16 @@ fn compare(report: &mut String, what: &str, expected: &[String], actual: &[Strin
     for i in 0..expected.len().max(actual.len()) {
         let (e, a) = (expected.get(i), actual.get(i));
         if e != a {
-            let _ = writeln!(report, "    [{i}] expected {}", e.map_or("(nothing)", String::as_str));
-            let _ = writeln!(report, "    [{i}]   actual {}", a.map_or("(nothing)", String::as_str));
+            let _ = writeln!(
+                report,
+                "    [{i}] expected {}",
+                e.map_or("(nothing)", String::as_str)
+            );
+            let _ = writeln!(
+                report,
+                "    [{i}]   actual {}",
+                a.map_or("(nothing)", String::as_str)
+            );
         }
     }
 }
@@ -62,34 +83,65 @@ fn compare(report: &mut String, what: &str, expected: &[String], actual: &[Strin
 #[test]
 fn every_vector_matches() {
     let files = vector_files();
-    assert!(files.len() >= std::env::var("VECTOR_MIN").map_or(20, |v| v.parse().unwrap()), "expected the shared vectors, found {}", files.len());
+    assert!(
+        files.len() >= std::env::var("VECTOR_MIN").map_or(20, |v| v.parse().unwrap()),
+        "expected the shared vectors, found {}",
+        files.len()
+    );
     let only = std::env::var("VECTOR").ok();
     let failures: Vec<String> = files
         .iter()
-        .filter(|p| only.as_deref().is_none_or(|o| p.to_string_lossy().contains(o)))
+        .filter(|p| {
+            only.as_deref()
+                .is_none_or(|o| p.to_string_lossy().contains(o))
+        })
         .filter_map(|p| run(p))
         .collect();
-    assert!(failures.is_empty(), "{} vector(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_error_code_has_a_vector() {
-    let all: String = vector_files().iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let all: String = vector_files()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     for code in clawsocket_core::ErrorCode::ALL {
         let needle = format!("\"code\":\"{}\"", code.as_str());
         let spaced = format!("\"code\": \"{}\"", code.as_str());
-        assert!(all.contains(&needle) || all.contains(&spaced), "no vector expects error code {code}");
+        assert!(
+            all.contains(&needle) || all.contains(&spaced),
+            "no vector expects error code {code}"
+        );
     }
 }
 
 #[test]
 fn events_have_canonical_json() {
     // Every event kind appears in some vector.
-    let all: String = vector_files().iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let all: String = vector_files()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     for kind in [
-        "verify_token", "provision_agent", "run_turn", "cancel_turn", "turn_finished",
-        "pairing_requested", "pairing_approved", "fetch_history",
+        "verify_token",
+        "provision_agent",
+        "run_turn",
+        "cancel_turn",
+        "turn_finished",
+        "pairing_requested",
+        "pairing_approved",
+        "fetch_history",
     ] {
-        assert!(all.contains(&format!("\"event\": \"{kind}\"")) || all.contains(&format!("\"event\":\"{kind}\"")), "no vector covers event {kind}");
+        assert!(
+            all.contains(&format!("\"event\": \"{kind}\""))
+                || all.contains(&format!("\"event\":\"{kind}\"")),
+            "no vector covers event {kind}"
+        );
     }
 }

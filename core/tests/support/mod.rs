@@ -40,23 +40,27 @@ pub fn value(raw: &RawValue) -> Value {
 }
 
 fn u64_of(obj: &Value, key: &str) -> u64 {
-    obj.get(key).and_then(Value::as_u64).unwrap_or_else(|| panic!("missing number {key} in {obj}"))
+    obj.get(key)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("missing number {key} in {obj}"))
 }
 
 fn str_of<'a>(obj: &'a Value, key: &str) -> &'a str {
-    obj.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("missing string {key} in {obj}"))
+    obj.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("missing string {key} in {obj}"))
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fn transmit_text(connection: ConnectionId, payload: &Payload) -> String {
     match payload {
-        Payload::Text(text) => format!(
-            "{{\"to\":{},\"frame\":{}}}",
-            connection.0, text
-        ),
+        Payload::Text(text) => format!("{{\"to\":{},\"frame\":{}}}", connection.0, text),
         Payload::Close { code, reason } => format!(
             "{{\"to\":{},\"close\":{{\"code\":{},\"reason\":{}}}}}",
             connection.0,
@@ -102,20 +106,29 @@ pub struct StepOutput {
 /// Runs every input of the file and returns each step's outputs.
 pub fn execute(path: &Path) -> Vec<StepOutput> {
     let text = std::fs::read_to_string(path).expect("read vector");
-    let file: Object = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file: Object =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let config = match file.get("config") {
-        Some(raw) => Config::from_json(raw.get()).unwrap_or_else(|e| panic!("{}: config: {e}", path.display())),
+        Some(raw) => Config::from_json(raw.get())
+            .unwrap_or_else(|e| panic!("{}: config: {e}", path.display())),
         None => Config::default(),
     };
     let steps: Vec<Object> = serde_json::from_str(file["steps"].get()).expect("steps");
     let mut server = Server::new(config);
     let mut outputs = Vec::new();
     for (index, step) in steps.into_iter().enumerate() {
-        let now = step.get("at").map_or(0, |raw| value(raw).as_u64().expect("at"));
+        let now = step
+            .get("at")
+            .map_or(0, |raw| value(raw).as_u64().expect("at"));
         let mut result: Option<String> = None;
         let input = step
             .keys()
-            .find(|k| !matches!(k.as_str(), "at" | "frames" | "events" | "nextTimeout" | "result" | "note"))
+            .find(|k| {
+                !matches!(
+                    k.as_str(),
+                    "at" | "frames" | "events" | "nextTimeout" | "result" | "note"
+                )
+            })
             .cloned()
             .unwrap_or_else(|| panic!("{}: step {index} has no input", path.display()));
         let arg = value(&step[&input]);
@@ -123,7 +136,8 @@ pub fn execute(path: &Path) -> Vec<StepOutput> {
         let turn = |v: &Value| TurnId(u64_of(v, "turn"));
         let outcome = match input.as_str() {
             "connect" => {
-                let id = server.handle_connect(now, arg.as_str().expect("connect takes the query string"));
+                let id = server
+                    .handle_connect(now, arg.as_str().expect("connect takes the query string"));
                 result = Some(id.0.to_string());
                 Ok(())
             }
@@ -135,7 +149,12 @@ pub fn execute(path: &Path) -> Vec<StepOutput> {
             "textHex" => server.handle_text(now, conn(&arg), &hex(str_of(&arg, "hex"))),
             "binary" => server.handle_binary(now, conn(&arg), &hex(str_of(&arg, "hex"))),
             "authResponse" => {
-                server.handle_auth_response(now, conn(&arg), u64_of(&arg, "status") as u16, str_of(&arg, "body").as_bytes());
+                server.handle_auth_response(
+                    now,
+                    conn(&arg),
+                    u64_of(&arg, "status") as u16,
+                    str_of(&arg, "body").as_bytes(),
+                );
                 Ok(())
             }
             "authUnavailable" => {
@@ -144,7 +163,9 @@ pub fn execute(path: &Path) -> Vec<StepOutput> {
             }
             "agentDelta" => server.handle_agent_delta(now, turn(&arg), str_of(&arg, "text")),
             "agentText" => server.handle_agent_text(now, turn(&arg), str_of(&arg, "text")),
-            "agentFinal" => server.handle_agent_final(now, turn(&arg), arg.get("text").and_then(Value::as_str)),
+            "agentFinal" => {
+                server.handle_agent_final(now, turn(&arg), arg.get("text").and_then(Value::as_str))
+            }
             "agentError" => server.handle_agent_error(now, turn(&arg), str_of(&arg, "error")),
             "disconnect" => server.handle_disconnect(now, conn(&arg)),
             "timeout" => {
