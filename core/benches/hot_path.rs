@@ -1,7 +1,12 @@
-//! The protocol hot path: a `chat.send` frame in, its typing frame out, a stream delta out and
-//! the final reply out (one "cycle"). Criterion measures the cycle; then the same cycle done the
-//! way the seed plugin does it in Node (`seed_baseline.js`: JSON.parse, validation,
-//! JSON.stringify) runs in the same invocation and the ratio is printed.
+//! The protocol hot path, measured beside the same work done the way the seed plugin does it in
+//! Node (`seed_baseline.js`: JSON.parse, validation, JSON.stringify), in the same invocation:
+//!
+//! - `send`: a `chat.send` frame in; its `chat.typing` frame (and the run-turn event) out.
+//! - `delta`: agent text in; its cumulative `chat.stream` frame out (replies of 20 deltas).
+//! - `cycle`: send, one stream frame and the final `chat.response`, turn bookkeeping included.
+//!
+//! Criterion reports the Rust figures; then both sides run alternately three times for one
+//! second each and the best rates and their ratios are printed.
 //!
 //! `cargo bench -p clawsocket-core --bench hot_path`
 
@@ -11,62 +16,128 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clawsocket_core::{Config, ConnectionId, Event, Server};
+use clawsocket_core::{Config, ConnectionId, Event, Payload, Server, TurnId};
 use criterion::{Criterion, Throughput};
 
 const FRAME: &[u8] =
     br#"{"type":"chat.send","content":"Hello! How are you today?","senderName":"John"}"#;
 const REPLY: &str = "Hi John, I am fine.";
+const WORDS: &str =
+    "Hi John, I am fine, thanks for asking. How can I help you today with your project? ";
 
-fn server() -> (Server, ConnectionId) {
-    let config =
-        Config::from_json(r#"{"auth":{"enabled":false},"limits":{"messagesPerMinute":0}}"#)
+struct Bench {
+    server: Server,
+    conn: ConnectionId,
+    now: u64,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let config =
+            Config::from_json(r#"{"auth":{"enabled":false},"limits":{"messagesPerMinute":0}}"#)
+                .unwrap();
+        let mut server = Server::new(config);
+        let conn = server.handle_connect(0, "senderId=user1");
+        while server.poll_transmit().is_some() {}
+        Bench {
+            server,
+            conn,
+            now: 0,
+        }
+    }
+
+    fn drain(&mut self) -> usize {
+        let mut bytes = 0;
+        while let Some(t) = self.server.poll_transmit() {
+            if let Payload::Text(text) = t.payload {
+                bytes += text.len();
+            }
+        }
+        bytes
+    }
+
+    /// The send step: frame in, typing out, turn event out.
+    fn send(&mut self) -> TurnId {
+        self.now += 1;
+        self.server.handle_text(self.now, self.conn, FRAME).unwrap();
+        black_box(self.drain());
+        let mut turn = None;
+        while let Some(event) = self.server.poll_event() {
+            if let Event::RunTurn(t) = event {
+                turn = Some(t.id);
+            }
+        }
+        turn.expect("turn")
+    }
+
+    fn delta(&mut self, turn: TurnId, text: &str) {
+        self.server
+            .handle_agent_delta(self.now, turn, text)
             .unwrap();
-    let mut server = Server::new(config);
-    let conn = server.handle_connect(0, "senderId=user1");
-    while server.poll_transmit().is_some() {}
-    (server, conn)
+        black_box(self.drain());
+    }
+
+    fn finish(&mut self, turn: TurnId) {
+        self.server
+            .handle_agent_final(self.now, turn, None)
+            .unwrap();
+        black_box(self.drain());
+        while self.server.poll_event().is_some() {}
+    }
 }
 
-/// One cycle; returns the bytes written so the work cannot be optimised away.
-fn cycle(server: &mut Server, conn: ConnectionId, now: u64) -> usize {
-    server.handle_text(now, conn, FRAME).unwrap();
-    let mut bytes = 0;
-    let mut turn = None;
-    while let Some(event) = server.poll_event() {
-        if let Event::RunTurn(t) = event {
-            turn = Some(t.id);
-        }
-    }
-    let turn = turn.expect("turn");
-    server.handle_agent_delta(now, turn, REPLY).unwrap();
-    server.handle_agent_final(now, turn, None).unwrap();
-    while let Some(t) = server.poll_transmit() {
-        if let clawsocket_core::Payload::Text(text) = t.payload {
-            bytes += text.len();
-        }
-    }
-    while server.poll_event().is_some() {}
-    bytes
+fn words() -> Vec<&'static str> {
+    WORDS.split_inclusive(' ').collect()
 }
 
-fn rust_cycles_per_second(seconds: f64) -> f64 {
-    let (mut server, conn) = server();
-    for i in 0..100_000 {
-        black_box(cycle(&mut server, conn, i));
+/// Rust rates per second for send, delta and cycle, measured like the Node script does.
+fn rust_rates(seconds: f64) -> [f64; 3] {
+    let words = words();
+    let mut rates = [0.0; 3];
+    // send: only the send step is timed; the turn is finished outside the clock.
+    let mut b = Bench::new();
+    let (mut ops, mut spent) = (0u64, Duration::ZERO);
+    while spent < Duration::from_secs_f64(seconds) {
+        for _ in 0..1000 {
+            let start = Instant::now();
+            let turn = b.send();
+            spent += start.elapsed();
+            b.finish(turn);
+        }
+        ops += 1000;
     }
+    rates[0] = ops as f64 / spent.as_secs_f64();
+    // delta: 20 deltas per reply; the send and final are outside the clock.
+    let (mut ops, mut spent) = (0u64, Duration::ZERO);
+    while spent < Duration::from_secs_f64(seconds) {
+        for _ in 0..100 {
+            let turn = b.send();
+            let start = Instant::now();
+            for w in 0..20 {
+                b.delta(turn, words[w % words.len()]);
+            }
+            spent += start.elapsed();
+            b.finish(turn);
+            ops += 20;
+        }
+    }
+    rates[1] = ops as f64 / spent.as_secs_f64();
+    // cycle: everything.
     let start = Instant::now();
-    let mut cycles = 0u64;
+    let mut ops = 0u64;
     while start.elapsed() < Duration::from_secs_f64(seconds) {
-        for _ in 0..10_000 {
-            black_box(cycle(&mut server, conn, cycles));
-            cycles += 1;
+        for _ in 0..1000 {
+            let turn = b.send();
+            b.delta(turn, REPLY);
+            b.finish(turn);
         }
+        ops += 1000;
     }
-    cycles as f64 / start.elapsed().as_secs_f64()
+    rates[2] = ops as f64 / start.elapsed().as_secs_f64();
+    rates
 }
 
-fn node_cycles_per_second(seconds: f64) -> Option<f64> {
+fn node_rates(seconds: f64) -> Option<[f64; 3]> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/seed_baseline.js");
     let out = Command::new("node")
         .arg(script)
@@ -74,46 +145,98 @@ fn node_cycles_per_second(seconds: f64) -> Option<f64> {
         .output()
         .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
-    let mut parts = text.split_whitespace();
-    let cycles: f64 = parts.next()?.parse().ok()?;
-    let secs: f64 = parts.next()?.parse().ok()?;
-    Some(cycles / secs)
+    let mut rates = [0.0; 3];
+    for (i, name) in ["send", "delta", "cycle"].iter().enumerate() {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        let mut parts = line.split_whitespace().skip(1);
+        let ops: f64 = parts.next()?.parse().ok()?;
+        let secs: f64 = parts.next()?.parse().ok()?;
+        rates[i] = ops / secs;
+    }
+    Some(rates)
 }
 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let mut group = criterion.benchmark_group("hot_path");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("send_typing_stream_final", |b| {
-        let (mut server, conn) = server();
-        let mut now = 0;
-        b.iter(|| {
-            now += 1;
-            black_box(cycle(&mut server, conn, now))
+    group.bench_function("send_to_typing", |bencher| {
+        let mut b = Bench::new();
+        bencher.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let turn = b.send();
+                spent += start.elapsed();
+                b.finish(turn);
+            }
+            spent
+        });
+    });
+    group.bench_function("delta_to_stream", |bencher| {
+        let mut b = Bench::new();
+        let words = words();
+        bencher.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let turn = b.send();
+                let start = Instant::now();
+                for w in 0..20.min(iters - done) {
+                    b.delta(turn, words[w as usize % words.len()]);
+                    done += 1;
+                }
+                spent += start.elapsed();
+                b.finish(turn);
+            }
+            spent
+        });
+    });
+    group.bench_function("full_cycle", |bencher| {
+        let mut b = Bench::new();
+        bencher.iter(|| {
+            let turn = b.send();
+            b.delta(turn, REPLY);
+            b.finish(turn);
         });
     });
     group.finish();
     criterion.final_summary();
 
-    // Same invocation, same machine state: Rust core vs the seed's Node code path, alternating.
-    let mut rust = Vec::new();
-    let mut node = Vec::new();
+    // Same invocation, alternating, best of three.
+    let mut rust = [0.0f64; 3];
+    let mut node = [0.0f64; 3];
+    let mut have_node = false;
     for _ in 0..3 {
-        rust.push(rust_cycles_per_second(1.0));
-        match node_cycles_per_second(1.0) {
-            Some(n) => node.push(n),
-            None => println!("node not found: skipping the baseline"),
+        for (best, r) in rust.iter_mut().zip(rust_rates(1.0)) {
+            *best = best.max(r);
+        }
+        match node_rates(1.0) {
+            Some(n) => {
+                have_node = true;
+                for (best, r) in node.iter_mut().zip(n) {
+                    *best = best.max(r);
+                }
+            }
+            None => println!("node not found: no baseline"),
         }
     }
-    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-    let rust = best(&rust);
+    println!();
     println!(
-        "rust core:      {:>12.0} chat.send cycles/s (send + typing + stream + final)",
-        rust
+        "{:<8} {:>16} {:>16} {:>8}",
+        "step", "rust core /s", "seed in node /s", "ratio"
     );
-    if !node.is_empty() {
-        let node = best(&node);
-        println!("seed in node:   {:>12.0} chat.send cycles/s", node);
-        println!("ratio rust/node: {:.2}x", rust / node);
+    for (i, name) in ["send", "delta", "cycle"].iter().enumerate() {
+        if have_node {
+            println!(
+                "{:<8} {:>16.0} {:>16.0} {:>7.2}x",
+                name,
+                rust[i],
+                node[i],
+                rust[i] / node[i]
+            );
+        } else {
+            println!("{:<8} {:>16.0}", name, rust[i]);
+        }
     }
 }

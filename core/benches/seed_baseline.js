@@ -1,17 +1,23 @@
-// The hot path as the seed plugin does it in Node: JSON.parse, the seed's validation and
-// identity rules, JSON.stringify of the typing, a stream and the final frame. Same work as the
-// Rust benchmark's cycle. Prints `<cycles> <seconds>` for the bench harness to compare.
+// The hot path as the seed plugin does it in Node, measured the same way as the Rust
+// benchmark (`hot_path.rs`):
+//   send:  JSON.parse of a chat.send frame, the seed's validation and identity rules, the turn
+//          context, JSON.stringify of chat.typing;
+//   delta: JSON.stringify of a cumulative chat.stream frame (20 per reply, as the Rust side).
+//   cycle: send + one stream + the final chat.response.
+// Prints one line per measurement: `<name> <operations> <seconds>`.
 'use strict';
 
 const frame = '{"type":"chat.send","content":"Hello! How are you today?","senderName":"John"}';
 const urlSenderId = 'user1';
+const words = 'Hi John, I am fine, thanks for asking. How can I help you today with your project? '.split(/(?<= )/);
 let counter = 0;
+let sink = 0;
 
-function cycle(out) {
+function send() {
   const msg = JSON.parse(frame);
   if (msg.type !== 'chat.send' || !msg.content) {
-    out.push(JSON.stringify({ type: 'chat.error', error: "Invalid message format. Expected: { type: 'chat.send', content: '...' }" }));
-    return;
+    sink += JSON.stringify({ type: 'chat.error', error: "Invalid message format. Expected: { type: 'chat.send', content: '...' }" }).length;
+    return null;
   }
   const senderId = msg.senderId || urlSenderId;
   const senderName = msg.senderName || senderId;
@@ -21,22 +27,44 @@ function cycle(out) {
   let body = `${senderName}: ${msg.content}`;
   if (msg.replyToBody) body = `[Replying to: "${msg.replyToBody}"]\n\n${body}`;
   const ctx = { sessionKey, senderId, senderName, chatType, messageId, body, content: msg.content, customData: msg.customData };
-  out.push(JSON.stringify({ type: 'chat.typing' }));
-  const text = 'Hi John, I am fine.';
-  out.push(JSON.stringify({ type: 'chat.stream', messageId: ctx.messageId, content: text, done: false }));
-  out.push(JSON.stringify({ type: 'chat.response', messageId: ctx.messageId, content: text, done: true }));
+  sink += JSON.stringify({ type: 'chat.typing' }).length;
+  return ctx;
 }
 
-const seconds = Number(process.argv[2] || 2);
-const out = [];
-for (let i = 0; i < 200000; i++) { cycle(out); out.length = 0; } // warm up the JIT
-let cycles = 0;
-const start = process.hrtime.bigint();
-const deadline = start + BigInt(Math.round(seconds * 1e9));
-let now = start;
-while (now < deadline) {
-  for (let i = 0; i < 10000; i++) { cycle(out); out.length = 0; }
-  cycles += 10000;
-  now = process.hrtime.bigint();
+function stream(ctx, text) {
+  sink += JSON.stringify({ type: 'chat.stream', messageId: ctx.messageId, content: text, done: false }).length;
 }
-console.log(`${cycles} ${Number(now - start) / 1e9}`);
+
+function final(ctx, text) {
+  sink += JSON.stringify({ type: 'chat.response', messageId: ctx.messageId, content: text, done: true }).length;
+}
+
+function measure(name, seconds, batch) {
+  for (let i = 0; i < 20; i++) batch(); // warm up the JIT
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(Math.round(seconds * 1e9));
+  let now = start;
+  while (now < deadline) {
+    ops += batch();
+    now = process.hrtime.bigint();
+  }
+  console.log(`${name} ${ops} ${Number(now - start) / 1e9}`);
+}
+
+const seconds = Number(process.argv[2] || 1);
+measure('send', seconds, () => { for (let i = 0; i < 10000; i++) send(); return 10000; });
+measure('delta', seconds, () => {
+  const ctx = send();
+  let n = 0;
+  for (let r = 0; r < 500; r++) {
+    let text = '';
+    for (let w = 0; w < 20; w++) { text += words[w % words.length]; stream(ctx, text); n++; }
+  }
+  return n;
+});
+measure('cycle', seconds, () => {
+  for (let i = 0; i < 10000; i++) { const ctx = send(); stream(ctx, 'Hi John, I am fine.'); final(ctx, 'Hi John, I am fine.'); }
+  return 10000;
+});
+if (sink === 0) console.log('unreachable');
