@@ -1,0 +1,7 @@
+'use strict';
+// CommonJS entry: the core's classes (native), the ws host and the streaming client.
+const native = require('./native.js');
+const { serve } = require('./host.js');
+const { connect, ChatClient } = require('./client.js');
+
+module.exports = { ...native, serve, connect, ChatClient };
