@@ -1290,11 +1290,12 @@ impl Server {
         if protocol >= 2 {
             self.attach(now, id, &session_key);
         }
-        let session = self
-            .sessions
-            .entry(session_key.clone())
-            .or_insert_with(|| Session::new(now));
-        session.last_active = now;
+        match self.sessions.get_mut(&session_key) {
+            Some(session) => session.last_active = now,
+            None => {
+                self.sessions.insert(session_key.clone(), Session::new(now));
+            }
+        }
         self.turns.insert(
             turn_id,
             TurnState {
@@ -1744,9 +1745,8 @@ impl Server {
         state.running = true;
         state.last_output = now;
         state.last_keepalive = now;
-        let key = state.session_key.clone();
         let run = state.pending_run.take();
-        if let Some(session) = self.sessions.get_mut(&key) {
+        if let Some(session) = self.sessions.get_mut(&state.session_key) {
             session.running = Some(turn_id);
         }
         self.schedule_turn(turn_id);
