@@ -19,7 +19,7 @@ use crate::outbound::ObjectWriter;
 use crate::session::StreamMode;
 
 /// How the client connects and recovers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientOptions {
     /// `senderId` URL parameter (none: the server uses the connection id).
     pub sender_id: Option<String>,
@@ -37,6 +37,19 @@ pub struct ClientOptions {
     pub reconnect_base_ms: u64,
     /// Longest reconnect delay.
     pub reconnect_max_ms: u64,
+}
+
+impl core::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The token is a secret: never let a `{:?}` put it in a log.
+        f.debug_struct("ClientOptions")
+            .field("sender_id", &self.sender_id)
+            .field("sender_name", &self.sender_name)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("protocol", &self.protocol)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ClientOptions {

@@ -276,3 +276,24 @@ fn replay_survives_a_restart_through_export_and_restore() {
         )
         .is_err());
 }
+
+#[test]
+fn debug_output_never_shows_tokens() {
+    let options = ClientOptions {
+        token: Some("s3cret-token".into()),
+        ..ClientOptions::default()
+    };
+    let client = Client::new(options.clone());
+    assert!(!format!("{options:?}").contains("s3cret"));
+    assert!(!format!("{client:?}").contains("s3cret"));
+    let config = Config::from_json(r#"{"auth":{"enabled":true}}"#).unwrap();
+    let mut server = Server::new(config);
+    server.handle_connect(0, "token=s3cret-token");
+    let event = server.poll_event().unwrap();
+    assert!(
+        event.to_json().contains("s3cret"),
+        "the host needs the token to verify it"
+    );
+    assert!(!format!("{event:?}").contains("s3cret"));
+    assert!(!format!("{server:?}").contains("s3cret"));
+}
