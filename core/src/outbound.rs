@@ -56,7 +56,7 @@ impl ObjectWriter {
 
     pub(crate) fn u64(mut self, key: &str, value: u64) -> Self {
         self.key(key);
-        let _ = write!(self.out, "{value}");
+        push_u64(&mut self.out, value);
         self
     }
 
@@ -108,6 +108,24 @@ impl ObjectWriter {
     pub(crate) fn finish(mut self) -> String {
         self.out.push('}');
         self.out
+    }
+}
+
+/// Appends the decimal digits of `value` (without going through `core::fmt`, which is slow
+/// for something this small and this frequent).
+pub(crate) fn push_u64(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
     }
 }
 
@@ -289,5 +307,10 @@ mod tests {
             r#"{"type":"chat.error","error":"busy","code":"busy","retryable":true,"retryAfterMs":5}"#
         );
         assert_eq!(ObjectWriter::object(4).finish(), "{}".to_string());
+        for n in [0, 7, 10, 99, 1234567890, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 }

@@ -1255,7 +1255,10 @@ impl Server {
             Some(m) => m.to_owned(),
             None => {
                 self.next_message += 1;
-                format!("msg-{}", self.next_message)
+                let mut id = String::with_capacity(24);
+                id.push_str("msg-");
+                outbound::push_u64(&mut id, self.next_message);
+                id
             }
         };
         let body = envelope(
