@@ -42,6 +42,9 @@ pub const CLOSE_AUTH: u16 = 4401;
 pub const CLOSE_TIMEOUT: u16 = 4408;
 /// Close code for a server shutting down (WebSocket "going away").
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code hosts use for a client that stops reading its frames (its bounded outbound queue
+/// is full). The core never sends it; it is here so every host uses the same code.
+pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 
 /// The seed's text for frames that are not a well-formed `chat.send`.
 const INVALID_FORMAT: &str =

@@ -23,7 +23,7 @@ use crate::settings::{AuthMode, Settings};
 use crate::store::{unix_ms, Store, UserMessage};
 
 /// Close code for a client that stopped reading: its outbound queue filled up.
-pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+pub use clawsocket_core::CLOSE_SLOW_CONSUMER;
 
 /// A connection's end of the hub.
 #[derive(Debug)]

@@ -48,8 +48,9 @@ ConfigLike = Union[None, str, dict, Config, "os.PathLike[str]"]
 
 # Frames queued for one socket before it counts as a slow consumer and is closed.
 OUTBOUND_LIMIT = 1024
-# WebSocket close code for a client that does not read its frames (RFC 6455 "try again later").
-CLOSE_SLOW_CONSUMER = 1013
+# WebSocket close code for a client that does not read its frames: the core's
+# CLOSE_SLOW_CONSUMER, the code every clawsocket host uses.
+CLOSE_SLOW_CONSUMER = 4008
 
 
 class AgentError(Exception):
