@@ -5,6 +5,7 @@
 const http = require('node:http');
 const { WebSocketServer, WebSocket } = require('ws');
 const { Server, Config } = require('./native.js');
+const { drain } = require('./drain.js');
 
 /** Milliseconds on a monotonic clock anchored at the Unix epoch. */
 const clock = () => Math.floor(performance.timeOrigin + performance.now());
@@ -88,8 +89,7 @@ async function serve(options) {
   /** Drains every output of the core; call after each input. */
   function pump() {
     for (;;) {
-      const transmits = core.pollTransmits();
-      const events = core.pollEvents();
+      const { transmits, events } = drain(core);
       if (transmits.length === 0 && events.length === 0) break;
       for (const t of transmits) deliver(t);
       for (const e of events) handleEvent(e);

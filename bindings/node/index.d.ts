@@ -3,6 +3,7 @@
 
 export { serve, clock, ServeOptions, Host, Agent, AgentTurn, AgentOptions, HistoryRequest } from './host'
 export { connect, ChatClient, Reply, ReplyPart, ReplyResult, ConnectOptions } from './client'
+export { drain, Drained } from './drain'
 
 /** The protocol's client side. The first `pollEvent` asks for a socket (`reconnect`). */
 export declare class Client {
@@ -133,6 +134,17 @@ export declare class Server {
   pollEvent(): ServerEvent | null
   /** Every pending event, in order. */
   pollEvents(): Array<ServerEvent>
+  /**
+   * Every pending transmit, then every pending event, encoded in one string: the fast path
+   * behind `drain()` (drain.js), which decodes it into the same objects as `pollTransmits`
+   * and `pollEvents`. Creating each output object and its strings through Node-API costs
+   * several times the core's own work; one string per drain makes that one crossing.
+   * Records follow each other, each a header, `:`, then a payload of the stated length in
+   * UTF-16 code units (JavaScript string length), so payloads may hold any character:
+   * `T <connection> <length>:<text>`, `C <connection> <code> <length>:<reason>`,
+   * `E <kind> <connection> <turn> <request> <length>:<json>` (absent ids are `-`).
+   */
+  drainEncoded(): string
   /** When `handleTimeout` should next be called (host milliseconds), or `null`. */
   pollTimeout(): number | null
   /** Connections known to the core. */

@@ -3,5 +3,6 @@
 const native = require('./native.js');
 const { serve } = require('./host.js');
 const { connect, ChatClient } = require('./client.js');
+const { drain } = require('./drain.js');
 
-module.exports = { ...native, serve, connect, ChatClient };
+module.exports = { ...native, drain, serve, connect, ChatClient };

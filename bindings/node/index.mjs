@@ -11,6 +11,7 @@ export const {
   CLOSE_GOING_AWAY,
   errorCodes,
   buildSend,
+  drain,
   serve,
   connect,
   ChatClient,

@@ -1,7 +1,8 @@
 // Messages per second through the native core vs the pure-JavaScript seed baseline, measured in
 // the same run. Each message: one inbound chat.send, typing + one stream chunk + the final reply
-// out. `node bench/run.mjs [--quick]`
-import { Config, Server } from 'clawsocket';
+// out. Three ways to drain the outputs: one call per item, the batch polls, and drain().
+// `node bench/run.mjs [--quick]`
+import { Config, Server, drain } from 'clawsocket';
 import { SeedBaseline } from './seed-baseline.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -66,6 +67,23 @@ function nativeBatched() {
   };
 }
 
+/** One native call per drain: `drain()` decodes `drainEncoded()` into the same objects. */
+function nativeDrain() {
+  const { server, conn } = nativeServer();
+  return () => {
+    for (let i = 0; i < MESSAGES; i++) {
+      server.handleText(i, conn, frames[i % frames.length]);
+      let out = drain(server);
+      sink += out.transmits.length;
+      const turn = out.events[0].turn;
+      server.handleAgentDelta(i, turn, REPLY);
+      server.handleAgentFinal(i, turn, null);
+      out = drain(server);
+      sink += out.transmits.length + out.events.length;
+    }
+  };
+}
+
 function measure(name, make) {
   const run = make();
   run(); // warm-up
@@ -86,6 +104,8 @@ console.log(`node ${process.version}, ${MESSAGES} messages x ${ROUNDS} rounds (m
 const js = measure('pure JavaScript seed baseline', baseline);
 const perItem = measure('native core, pollTransmit/pollEvent', nativePerItem);
 const batched = measure('native core, batched drains', nativeBatched);
+const drained = measure('native core, drain()', nativeDrain);
 console.log(`ratio native per-item / JavaScript: ${(perItem / js).toFixed(2)}`);
 console.log(`ratio native batched  / JavaScript: ${(batched / js).toFixed(2)}`);
+console.log(`ratio native drain()  / JavaScript: ${(drained / js).toFixed(2)}`);
 if (sink === 0) throw new Error('nothing was produced');

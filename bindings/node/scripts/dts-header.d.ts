@@ -3,3 +3,4 @@
 
 export { serve, clock, ServeOptions, Host, Agent, AgentTurn, AgentOptions, HistoryRequest } from './host'
 export { connect, ChatClient, Reply, ReplyPart, ReplyResult, ConnectOptions } from './client'
+export { drain, Drained } from './drain'

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod config;
+mod encode;
 mod error;
 mod input;
 pub mod server;

@@ -1,11 +1,12 @@
 // Runs every shared vector in tests/vectors/ through the native core and compares each output
 // byte for byte with the file (tests/vectors/README.md; core/tests/vectors.rs is the reference).
+// Each vector runs twice: draining with pollTransmits/pollEvents and with drain().
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Config, Server } from 'clawsocket';
+import { Config, Server, drain } from 'clawsocket';
 
 const vectorDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tests', 'vectors');
 const files = readdirSync(vectorDir)
@@ -82,8 +83,14 @@ test('the shared vectors exist', () => {
   assert.ok(files.length > 0, `no vectors in ${vectorDir}`);
 });
 
-for (const file of files) {
-  test(`vector ${file}`, () => {
+/** The outputs since the last input, through either drain path. */
+function outputs(server, mode) {
+  if (mode === 'drain') return drain(server);
+  return { transmits: server.pollTransmits(), events: server.pollEvents() };
+}
+
+for (const file of files) for (const mode of ['poll', 'drain']) {
+  test(`vector ${file} (${mode})`, () => {
     const vector = JSON.parse(readFileSync(join(vectorDir, file), 'utf8'));
     const config = vector.config === undefined ? new Config() : new Config(JSON.stringify(vector.config));
     const server = new Server(config);
@@ -99,8 +106,9 @@ for (const file of files) {
         result = `error:${err.code}`;
       }
       const where = `${file} step ${index} (${input} at ${now})`;
-      const frames = server.pollTransmits().map(renderTransmit);
-      const events = server.pollEvents().map((e) => e.json);
+      const out = outputs(server, mode);
+      const frames = out.transmits.map(renderTransmit);
+      const events = out.events.map((e) => e.json);
       assert.deepEqual(frames, (step.frames ?? []).map((f) => JSON.stringify(f)), `${where}: frames`);
       assert.deepEqual(events, (step.events ?? []).map((e) => JSON.stringify(e)), `${where}: events`);
       if ('nextTimeout' in step) assert.equal(server.pollTimeout(), step.nextTimeout, `${where}: pollTimeout`);
