@@ -14,6 +14,8 @@ const clock = () => Math.floor(performance.timeOrigin + performance.now());
 const MAX_DELAY = 2 ** 31 - 1;
 /** A socket whose unsent data grows past this is a slow consumer: it is closed, not buffered. */
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024;
+/** The core's CLOSE_SLOW_CONSUMER: the close code every clawsocket host uses for a client that stops reading. */
+const CLOSE_SLOW_CONSUMER = 4008;
 
 function toConfig(config) {
   if (config instanceof Config) return config;
@@ -68,7 +70,11 @@ async function serve(options) {
       return;
     }
     ws.send(t.text);
-    if (ws.bufferedAmount > maxBuffered) ws.terminate();
+    if (ws.bufferedAmount > maxBuffered) {
+      // Try to say why, but never wait on a client that does not read.
+      ws.close(CLOSE_SLOW_CONSUMER, 'Slow consumer: outbound queue full');
+      setTimeout(() => ws.terminate(), 500).unref();
+    }
   }
 
   function armTimer() {
