@@ -1,0 +1,1 @@
+//! Placeholder: the browser page's client core (issue 9).
