@@ -9,7 +9,7 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
@@ -73,115 +73,128 @@ impl<'de> Visitor<'de> for LooseVisitor {
     }
 }
 
-/// Every field any client frame may carry, captured loosely. Field names are the wire names.
+/// The known fields a client frame carries, captured loosely, in arrival order.
+///
+/// Only the fields present are stored (a repeated key keeps its last value, as serde_json
+/// does), so building and dropping a frame costs per field sent, not per field known. The
+/// capacity covers every known key: no frame can overflow it.
 #[derive(Debug, Default)]
 pub(crate) struct RawFrame<'a> {
     /// False when the JSON document is not an object at all.
     pub is_object: bool,
-    pub kind: Option<Loose<'a>>,
-    pub content: Option<Loose<'a>>,
-    pub message_id: Option<Loose<'a>>,
-    pub sender_id: Option<Loose<'a>>,
-    pub sender_name: Option<Loose<'a>>,
-    pub chat_type: Option<Loose<'a>>,
-    pub group_id: Option<Loose<'a>>,
-    pub group_subject: Option<Loose<'a>>,
-    pub reply_to_message_id: Option<Loose<'a>>,
-    pub reply_to_body: Option<Loose<'a>>,
-    pub media_path: Option<Loose<'a>>,
-    pub media_type: Option<Loose<'a>>,
-    pub media_paths: Option<Loose<'a>>,
-    pub media_types: Option<Loose<'a>>,
-    pub custom_data: Option<Loose<'a>>,
-    // Version 2 fields.
-    pub protocol: Option<Loose<'a>>,
-    pub stream: Option<Loose<'a>>,
-    pub last_seq: Option<Loose<'a>>,
-    pub session_key: Option<Loose<'a>>,
-    pub limit: Option<Loose<'a>>,
-    pub cursor: Option<Loose<'a>>,
-    pub id: Option<Loose<'a>>,
+    fields: heapless::Vec<(Key, Loose<'a>), { Key::COUNT }>,
 }
 
-impl<'de> Deserialize<'de> for RawFrame<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RawFrameVisitor)
+impl<'a> RawFrame<'a> {
+    /// The raw value of `key`, if the frame has it.
+    pub(crate) fn get(&self, key: Key) -> Option<&Loose<'a>> {
+        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Reads an optional string field; `null` counts as absent.
+    pub(crate) fn str(&self, key: Key) -> Result<Option<&str>, FieldError> {
+        match self.get(key) {
+            None | Some(Loose::Null) => Ok(None),
+            Some(Loose::Str(s)) => Ok(Some(s.as_ref())),
+            Some(_) => Err(key.error("a string")),
+        }
+    }
+
+    /// Reads an optional string field where the empty string also counts as absent (the seed
+    /// treats every falsy value as "not given").
+    pub(crate) fn nonempty_str(&self, key: Key) -> Result<Option<&str>, FieldError> {
+        Ok(self.str(key)?.filter(|s| !s.is_empty()))
+    }
+
+    /// Reads an optional non-negative integer field.
+    pub(crate) fn u64(&self, key: Key) -> Result<Option<u64>, FieldError> {
+        match self.get(key) {
+            None | Some(Loose::Null) => Ok(None),
+            Some(Loose::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+            Some(_) => Err(key.error("a non-negative whole number")),
+        }
+    }
+
+    /// Reads an optional list of strings.
+    pub(crate) fn str_list(&self, key: Key) -> Result<Option<Vec<&str>>, FieldError> {
+        match self.get(key) {
+            None | Some(Loose::Null) => Ok(None),
+            Some(Loose::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().ok_or(key.error("a list of strings")))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(key.error("a list of strings")),
+        }
+    }
+
+    fn set(&mut self, key: Key, value: Loose<'a>) {
+        match self.fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            // Cannot fail: one slot per known key, and known keys are never stored twice.
+            None => drop(self.fields.push((key, value))),
+        }
     }
 }
 
-struct RawFrameVisitor;
+/// Fills a [`RawFrame`] in place: the frame is large, and moving it through serde's return
+/// values would copy it several times per message.
+struct FrameSeed<'f, 'a>(&'f mut RawFrame<'a>);
 
-impl<'de> Visitor<'de> for RawFrameVisitor {
-    type Value = RawFrame<'de>;
+impl<'de> DeserializeSeed<'de> for FrameSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FrameSeed<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON document")
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(RawFrame::default())
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(RawFrame::default())
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(RawFrame::default())
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(RawFrame::default())
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(RawFrame::default())
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(RawFrame::default())
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(RawFrame::default())
+        Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut frame = RawFrame {
-            is_object: true,
-            ..RawFrame::default()
-        };
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let frame = self.0;
+        frame.is_object = true;
         while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::Type => &mut frame.kind,
-                Key::Content => &mut frame.content,
-                Key::MessageId => &mut frame.message_id,
-                Key::SenderId => &mut frame.sender_id,
-                Key::SenderName => &mut frame.sender_name,
-                Key::ChatType => &mut frame.chat_type,
-                Key::GroupId => &mut frame.group_id,
-                Key::GroupSubject => &mut frame.group_subject,
-                Key::ReplyToMessageId => &mut frame.reply_to_message_id,
-                Key::ReplyToBody => &mut frame.reply_to_body,
-                Key::MediaPath => &mut frame.media_path,
-                Key::MediaType => &mut frame.media_type,
-                Key::MediaPaths => &mut frame.media_paths,
-                Key::MediaTypes => &mut frame.media_types,
-                Key::CustomData => &mut frame.custom_data,
-                Key::Protocol => &mut frame.protocol,
-                Key::Stream => &mut frame.stream,
-                Key::LastSeq => &mut frame.last_seq,
-                Key::Session => &mut frame.session_key,
-                Key::Limit => &mut frame.limit,
-                Key::Cursor => &mut frame.cursor,
-                Key::Id => &mut frame.id,
-                Key::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            *slot = Some(map.next_value::<Loose<'de>>()?);
+            if key == Key::Other {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                let value = map.next_value::<Loose<'de>>()?;
+                frame.set(key, value);
+            }
         }
-        Ok(frame)
+        Ok(())
     }
 }
 
 /// A known field name, matched without allocating (keys with escapes are matched too).
-#[derive(Clone, Copy)]
-enum Key {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
     Type,
     Content,
     MessageId,
@@ -197,6 +210,7 @@ enum Key {
     MediaPaths,
     MediaTypes,
     CustomData,
+    // Version 2 fields.
     Protocol,
     Stream,
     LastSeq,
@@ -204,7 +218,51 @@ enum Key {
     Limit,
     Cursor,
     Id,
+    /// Any other key: ignored (the protocol is additive).
     Other,
+}
+
+/// Every key with its wire name (`Other` excluded).
+const KEYS: [(Key, &str); Key::COUNT] = [
+    (Key::Type, "type"),
+    (Key::Content, "content"),
+    (Key::MessageId, "messageId"),
+    (Key::SenderId, "senderId"),
+    (Key::SenderName, "senderName"),
+    (Key::ChatType, "chatType"),
+    (Key::GroupId, "groupId"),
+    (Key::GroupSubject, "groupSubject"),
+    (Key::ReplyToMessageId, "replyToMessageId"),
+    (Key::ReplyToBody, "replyToBody"),
+    (Key::MediaPath, "mediaPath"),
+    (Key::MediaType, "mediaType"),
+    (Key::MediaPaths, "mediaPaths"),
+    (Key::MediaTypes, "mediaTypes"),
+    (Key::CustomData, "customData"),
+    (Key::Protocol, "protocol"),
+    (Key::Stream, "stream"),
+    (Key::LastSeq, "lastSeq"),
+    (Key::Session, "sessionKey"),
+    (Key::Limit, "limit"),
+    (Key::Cursor, "cursor"),
+    (Key::Id, "id"),
+];
+
+impl Key {
+    /// How many known keys there are.
+    const COUNT: usize = Key::Other as usize;
+
+    /// The field's wire name.
+    pub(crate) fn name(self) -> &'static str {
+        KEYS.get(self as usize).map_or("", |(_, name)| name)
+    }
+
+    fn error(self, expected: &'static str) -> FieldError {
+        FieldError {
+            field: self.name(),
+            expected,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Key {
@@ -223,37 +281,29 @@ impl Visitor<'_> for KeyVisitor {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-        Ok(match key {
-            "type" => Key::Type,
-            "content" => Key::Content,
-            "messageId" => Key::MessageId,
-            "senderId" => Key::SenderId,
-            "senderName" => Key::SenderName,
-            "chatType" => Key::ChatType,
-            "groupId" => Key::GroupId,
-            "groupSubject" => Key::GroupSubject,
-            "replyToMessageId" => Key::ReplyToMessageId,
-            "replyToBody" => Key::ReplyToBody,
-            "mediaPath" => Key::MediaPath,
-            "mediaType" => Key::MediaType,
-            "mediaPaths" => Key::MediaPaths,
-            "mediaTypes" => Key::MediaTypes,
-            "customData" => Key::CustomData,
-            "protocol" => Key::Protocol,
-            "stream" => Key::Stream,
-            "lastSeq" => Key::LastSeq,
-            "sessionKey" => Key::Session,
-            "limit" => Key::Limit,
-            "cursor" => Key::Cursor,
-            "id" => Key::Id,
-            _ => Key::Other,
-        })
+        Ok(KEYS
+            .iter()
+            .find(|(_, name)| *name == key)
+            .map_or(Key::Other, |(k, _)| *k))
     }
 }
 
+/// Parses a text frame into `frame` (which must be empty). `Err` only for text that is not JSON.
+pub(crate) fn parse_into<'a>(
+    text: &'a str,
+    frame: &mut RawFrame<'a>,
+) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    FrameSeed(frame).deserialize(&mut de)?;
+    de.end()
+}
+
 /// Parses a text frame. `Err` only for text that is not JSON.
+#[cfg(test)]
 pub(crate) fn parse(text: &str) -> Result<RawFrame<'_>, serde_json::Error> {
-    serde_json::from_str(text)
+    let mut frame = RawFrame::default();
+    parse_into(text, &mut frame)?;
+    Ok(frame)
 }
 
 /// A field that is absent, `null`, or present with an unusable type.
@@ -261,65 +311,6 @@ pub(crate) fn parse(text: &str) -> Result<RawFrame<'_>, serde_json::Error> {
 pub(crate) struct FieldError {
     pub field: &'static str,
     pub expected: &'static str,
-}
-
-/// Reads an optional string field; `null` counts as absent.
-pub(crate) fn opt_str<'s, 'a>(
-    value: &'s Option<Loose<'a>>,
-    field: &'static str,
-) -> Result<Option<&'s str>, FieldError> {
-    match value {
-        None | Some(Loose::Null) => Ok(None),
-        Some(Loose::Str(s)) => Ok(Some(s.as_ref())),
-        Some(_) => Err(FieldError {
-            field,
-            expected: "a string",
-        }),
-    }
-}
-
-/// Reads an optional string field where the empty string also counts as absent (the seed
-/// treats every falsy value as "not given").
-pub(crate) fn opt_nonempty_str<'s, 'a>(
-    value: &'s Option<Loose<'a>>,
-    field: &'static str,
-) -> Result<Option<&'s str>, FieldError> {
-    Ok(opt_str(value, field)?.filter(|s| !s.is_empty()))
-}
-
-/// Reads an optional non-negative integer field.
-pub(crate) fn opt_u64(
-    value: &Option<Loose<'_>>,
-    field: &'static str,
-) -> Result<Option<u64>, FieldError> {
-    match value {
-        None | Some(Loose::Null) => Ok(None),
-        Some(Loose::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
-        Some(_) => Err(FieldError {
-            field,
-            expected: "a non-negative whole number",
-        }),
-    }
-}
-
-/// Reads an optional list of strings.
-pub(crate) fn opt_str_list<'s>(
-    value: &'s Option<Loose<'_>>,
-    field: &'static str,
-) -> Result<Option<Vec<&'s str>>, FieldError> {
-    let err = FieldError {
-        field,
-        expected: "a list of strings",
-    };
-    match value {
-        None | Some(Loose::Null) => Ok(None),
-        Some(Loose::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().ok_or(err))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(err),
-    }
 }
 
 #[cfg(test)]
@@ -332,10 +323,10 @@ mod tests {
             parse(r#"{"type":"chat.send","content":5,"extra":[1,{"a":2}],"customData":{"k":"v"}}"#)
                 .unwrap();
         assert!(f.is_object);
-        assert_eq!(f.kind, Some(Loose::Str("chat.send".into())));
-        assert!(matches!(f.content, Some(Loose::Number(_))));
-        assert!(matches!(f.custom_data, Some(Loose::Object(_))));
-        assert_eq!(opt_str(&f.content, "content").unwrap_err().field, "content");
+        assert_eq!(f.get(Key::Type), Some(&Loose::Str("chat.send".into())));
+        assert!(matches!(f.get(Key::Content), Some(Loose::Number(_))));
+        assert!(matches!(f.get(Key::CustomData), Some(Loose::Object(_))));
+        assert_eq!(f.str(Key::Content).unwrap_err().field, "content");
     }
 
     #[test]
@@ -352,7 +343,34 @@ mod tests {
     #[test]
     fn escaped_strings_are_owned_plain_ones_borrowed() {
         let f = parse(r#"{"content":"a\nb","senderId":"u1"}"#).unwrap();
-        assert!(matches!(f.content, Some(Loose::Str(Cow::Owned(ref s))) if s == "a\nb"));
-        assert!(matches!(f.sender_id, Some(Loose::Str(Cow::Borrowed("u1")))));
+        assert!(matches!(f.get(Key::Content), Some(Loose::Str(Cow::Owned(s))) if s == "a\nb"));
+        assert!(matches!(
+            f.get(Key::SenderId),
+            Some(Loose::Str(Cow::Borrowed("u1")))
+        ));
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value_and_never_overflow() {
+        let mut text = alloc::string::String::from("{");
+        for round in 0..3 {
+            for (_, name) in KEYS {
+                text.push_str(&alloc::format!("\"{name}\":{round},"));
+            }
+        }
+        text.push_str("\"type\":\"ping\"}");
+        let f = parse(&text).unwrap();
+        assert_eq!(f.str(Key::Type).unwrap(), Some("ping"));
+        assert_eq!(f.u64(Key::LastSeq).unwrap(), Some(2));
+        assert_eq!(f.fields.len(), Key::COUNT);
+    }
+
+    #[test]
+    fn key_names_follow_the_enum() {
+        for (i, (key, name)) in KEYS.iter().enumerate() {
+            assert_eq!(*key as usize, i);
+            assert_eq!(key.name(), *name);
+        }
+        assert_eq!(Key::Other.name(), "");
     }
 }

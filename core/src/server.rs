@@ -25,7 +25,7 @@ use crate::event::{
     TurnId,
 };
 use crate::identity;
-use crate::inbound::{self, FieldError, Loose, RawFrame};
+use crate::inbound::{self, FieldError, Key, Loose, RawFrame};
 use crate::media::{self, Media, MAX_MEDIA};
 use crate::outbound::{self, ErrorExtras, ObjectWriter};
 use crate::pairing::{self, Pairing};
@@ -992,8 +992,9 @@ impl Server {
     // ----- internals: frames ---------------------------------------------------------------
 
     fn process_frame(&mut self, now: u64, id: ConnectionId, text: &str) {
-        let frame = match inbound::parse(text) {
-            Ok(frame) => frame,
+        let mut frame = RawFrame::default();
+        match inbound::parse_into(text, &mut frame) {
+            Ok(()) => {}
             Err(_) => {
                 self.send_error(
                     id,
@@ -1004,7 +1005,7 @@ impl Server {
                 return;
             }
         };
-        let kind = match &frame.kind {
+        let kind = match frame.get(Key::Type) {
             Some(Loose::Str(kind)) if frame.is_object => kind.as_ref(),
             _ => "",
         };
@@ -1016,9 +1017,7 @@ impl Server {
             "chat.hello" => self.on_hello(now, id, &frame),
             "ping" => self.on_ping(id, &frame),
             _ => {
-                let message_id = inbound::opt_nonempty_str(&frame.message_id, "messageId")
-                    .ok()
-                    .flatten();
+                let message_id = frame.nonempty_str(Key::MessageId).ok().flatten();
                 self.send_error(
                     id,
                     ErrorCode::UnknownType,
@@ -1047,7 +1046,7 @@ impl Server {
 
     fn on_send(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
         // The client's message id, when usable, labels every error about this frame.
-        let client_message_id = match inbound::opt_nonempty_str(&f.message_id, "messageId") {
+        let client_message_id = match f.nonempty_str(Key::MessageId) {
             Ok(Some(m)) if m.len() > MAX_MESSAGE_ID => {
                 let err = FieldError {
                     field: "messageId",
@@ -1070,7 +1069,7 @@ impl Server {
                 },
             );
         };
-        let content = match inbound::opt_str(&f.content, "content") {
+        let content = match f.str(Key::Content) {
             Ok(Some(c)) if !c.trim().is_empty() => c,
             Ok(_) => return refuse(self, ErrorCode::EmptyContent, INVALID_FORMAT),
             Err(err) => return self.field_error(id, err, mid),
@@ -1082,17 +1081,17 @@ impl Server {
         }
         let parsed = (|| {
             Ok::<_, FieldError>(SendFields {
-                sender_id: inbound::opt_nonempty_str(&f.sender_id, "senderId")?,
-                sender_name: inbound::opt_nonempty_str(&f.sender_name, "senderName")?,
-                chat_type: inbound::opt_nonempty_str(&f.chat_type, "chatType")?,
-                group_id: inbound::opt_nonempty_str(&f.group_id, "groupId")?,
-                group_subject: inbound::opt_nonempty_str(&f.group_subject, "groupSubject")?,
-                reply_to_id: inbound::opt_nonempty_str(&f.reply_to_message_id, "replyToMessageId")?,
-                reply_to_body: inbound::opt_nonempty_str(&f.reply_to_body, "replyToBody")?,
-                media_path: inbound::opt_nonempty_str(&f.media_path, "mediaPath")?,
-                media_type: inbound::opt_nonempty_str(&f.media_type, "mediaType")?,
-                media_paths: inbound::opt_str_list(&f.media_paths, "mediaPaths")?,
-                media_types: inbound::opt_str_list(&f.media_types, "mediaTypes")?,
+                sender_id: f.nonempty_str(Key::SenderId)?,
+                sender_name: f.nonempty_str(Key::SenderName)?,
+                chat_type: f.nonempty_str(Key::ChatType)?,
+                group_id: f.nonempty_str(Key::GroupId)?,
+                group_subject: f.nonempty_str(Key::GroupSubject)?,
+                reply_to_id: f.nonempty_str(Key::ReplyToMessageId)?,
+                reply_to_body: f.nonempty_str(Key::ReplyToBody)?,
+                media_path: f.nonempty_str(Key::MediaPath)?,
+                media_type: f.nonempty_str(Key::MediaType)?,
+                media_paths: f.str_list(Key::MediaPaths)?,
+                media_types: f.str_list(Key::MediaTypes)?,
             })
         })();
         let fields = match parsed {
@@ -1110,7 +1109,7 @@ impl Server {
                 return self.field_error(id, err, mid);
             }
         };
-        let custom_data = match &f.custom_data {
+        let custom_data = match f.get(Key::CustomData) {
             None | Some(Loose::Null) => None,
             Some(Loose::Object(map)) => Some(Value::Object(map.clone())),
             Some(_) => {
@@ -1269,16 +1268,26 @@ impl Server {
             content,
             fields.reply_to_body,
         );
+        if provision {
+            self.dynamic_agents.insert(agent_id.clone());
+        }
+        let provision = provision.then(|| AgentProvision {
+            agent_id: agent_id.clone(),
+            user_id: sender_id.clone(),
+            user_name: sender_name.clone(),
+            auth: auth_data.clone(),
+        });
         self.next_turn += 1;
         let turn_id = TurnId(self.next_turn);
+        // The turn owns its strings (the host keeps it); the state keeps only the two it needs.
         let turn = Box::new(Turn {
             id: turn_id,
-            session_key: session_key.clone(),
-            agent_id: agent_id.clone(),
-            message_id: message_id.clone(),
+            session_key,
+            agent_id,
+            message_id,
             chat_type,
-            sender_id: sender_id.clone(),
-            sender_name: sender_name.clone(),
+            sender_id,
+            sender_name,
             authenticated,
             group_id: fields.group_id.map(str::to_owned),
             group_subject: fields.group_subject.map(str::to_owned),
@@ -1288,25 +1297,64 @@ impl Server {
             reply_to_body: fields.reply_to_body.map(str::to_owned),
             media,
             custom_data,
-            auth: auth_data.clone(),
+            auth: auth_data,
             connection: id,
             received_at: now,
         });
+        let session_key = turn.session_key.as_str();
 
         if protocol >= 2 {
-            self.attach(now, id, &session_key);
+            self.attach(now, id, session_key);
         }
-        match self.sessions.get_mut(&session_key) {
+        match self.sessions.get_mut(session_key) {
             Some(session) => session.last_active = now,
             None => {
-                self.sessions.insert(session_key.clone(), Session::new(now));
+                self.sessions
+                    .insert(session_key.to_owned(), Session::new(now));
             }
+        }
+        let ack_seq = self.emit(
+            session_key,
+            Origin::None,
+            SessionFrame::Ack {
+                message_id: Cow::Borrowed(&turn.message_id),
+                sender_id: Cow::Borrowed(&turn.sender_id),
+            },
+            None,
+        );
+        let session = self
+            .sessions
+            .get_mut(session_key)
+            .expect("session created above");
+        if let Some(m) = mid {
+            session.recent.insert(m, ack_seq);
+        }
+        self.emit(
+            session_key,
+            Origin::Connection(id),
+            SessionFrame::Typing {
+                message_id: Cow::Borrowed(&turn.message_id),
+            },
+            None,
+        );
+        if let Some(provision) = provision {
+            self.events
+                .push_back(Event::ProvisionAgent(Box::new(provision)));
+        }
+        // Run now if the session is free, else wait behind the turns before it.
+        let session = self
+            .sessions
+            .get_mut(session_key)
+            .expect("session created above");
+        let start_now = session.running.is_none() && session.queue.is_empty();
+        if !start_now {
+            session.queue.push_back(turn_id);
         }
         self.turns.insert(
             turn_id,
             TurnState {
-                session_key: session_key.clone(),
-                message_id: message_id.clone(),
+                session_key: turn.session_key.clone(),
+                message_id: turn.message_id.clone(),
                 origin: id,
                 pending_run: Some(turn),
                 running: false,
@@ -1316,45 +1364,8 @@ impl Server {
                 timer_at: None,
             },
         );
-        let ack_seq = self.emit(
-            &session_key,
-            Origin::None,
-            SessionFrame::Ack {
-                message_id: Cow::Borrowed(&message_id),
-                sender_id: Cow::Borrowed(&sender_id),
-            },
-            None,
-        );
-        if let (Some(m), Some(session)) = (mid, self.sessions.get_mut(&session_key)) {
-            session.recent.insert(m, ack_seq);
-        }
-        self.emit(
-            &session_key,
-            Origin::Connection(id),
-            SessionFrame::Typing {
-                message_id: Cow::Borrowed(&message_id),
-            },
-            None,
-        );
-
-        if provision {
-            self.dynamic_agents.insert(agent_id.clone());
-            self.events
-                .push_back(Event::ProvisionAgent(Box::new(AgentProvision {
-                    agent_id,
-                    user_id: sender_id,
-                    user_name: sender_name,
-                    auth: auth_data,
-                })));
-        }
-        let session = self
-            .sessions
-            .get_mut(&session_key)
-            .expect("session created above");
-        if session.running.is_none() && session.queue.is_empty() {
+        if start_now {
             self.start_turn(now, turn_id);
-        } else {
-            session.queue.push_back(turn_id);
         }
         self.evict_idle_sessions();
     }
@@ -1464,10 +1475,8 @@ impl Server {
     }
 
     fn on_cancel(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
-        let (message_id, key) = match (
-            inbound::opt_nonempty_str(&f.message_id, "messageId"),
-            inbound::opt_nonempty_str(&f.session_key, "sessionKey"),
-        ) {
+        let (message_id, key) = match (f.nonempty_str(Key::MessageId), f.nonempty_str(Key::Session))
+        {
             (Ok(m), Ok(k)) => (m, k),
             (Err(err), _) | (_, Err(err)) => return self.field_error(id, err, None),
         };
@@ -1524,10 +1533,7 @@ impl Server {
         }
         let mode = conn.stream_mode;
         let own_key = self.direct_key_for(&conn.identity.sender_id.clone());
-        let (key, last_seq) = match (
-            inbound::opt_nonempty_str(&f.session_key, "sessionKey"),
-            inbound::opt_u64(&f.last_seq, "lastSeq"),
-        ) {
+        let (key, last_seq) = match (f.nonempty_str(Key::Session), f.u64(Key::LastSeq)) {
             (Ok(k), Ok(s)) => (k.map_or(own_key, str::to_owned), s.unwrap_or(0)),
             (Err(err), _) | (_, Err(err)) => return self.field_error(id, err, None),
         };
@@ -1634,10 +1640,10 @@ impl Server {
     fn on_history(&mut self, id: ConnectionId, f: &RawFrame<'_>) {
         let parsed = (|| {
             Ok::<_, FieldError>((
-                inbound::opt_nonempty_str(&f.session_key, "sessionKey")?,
-                inbound::opt_u64(&f.limit, "limit")?,
-                inbound::opt_nonempty_str(&f.cursor, "cursor")?,
-                inbound::opt_nonempty_str(&f.id, "id")?,
+                f.nonempty_str(Key::Session)?,
+                f.u64(Key::Limit)?,
+                f.nonempty_str(Key::Cursor)?,
+                f.nonempty_str(Key::Id)?,
             ))
         })();
         let (key, limit, cursor, client_id) = match parsed {
@@ -1686,10 +1692,7 @@ impl Server {
     }
 
     fn on_hello(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
-        let (protocol, stream) = match (
-            inbound::opt_u64(&f.protocol, "protocol"),
-            inbound::opt_str(&f.stream, "stream"),
-        ) {
+        let (protocol, stream) = match (f.u64(Key::Protocol), f.str(Key::Stream)) {
             (Ok(p), Ok(s)) => (p.unwrap_or(u64::from(PROTOCOL_VERSION)), s),
             (Err(err), _) | (_, Err(err)) => return self.field_error(id, err, None),
         };
@@ -1727,7 +1730,7 @@ impl Server {
 
     fn on_ping(&mut self, id: ConnectionId, f: &RawFrame<'_>) {
         let mut w = ObjectWriter::frame("pong", 32);
-        match &f.id {
+        match f.get(Key::Id) {
             Some(Loose::Str(s)) => w = w.str("id", s),
             Some(Loose::Number(n)) => w = w.raw("id", &n.to_string()),
             _ => {}
@@ -1897,13 +1900,6 @@ impl Server {
                 state.text
             }
         };
-        self.events.push_back(Event::TurnFinished {
-            turn,
-            session_key: key.clone(),
-            message_id: state.message_id,
-            outcome,
-            text,
-        });
         let next = match self.sessions.get_mut(&key) {
             Some(session) => {
                 session.last_active = now;
@@ -1919,6 +1915,13 @@ impl Server {
             }
             None => None,
         };
+        self.events.push_back(Event::TurnFinished {
+            turn,
+            session_key: key,
+            message_id: state.message_id,
+            outcome,
+            text,
+        });
         if let Some(next) = next {
             self.start_turn(now, next);
         }
