@@ -60,12 +60,24 @@ fn hex_value(b: u8) -> Option<u8> {
 /// Encodes one id for use inside a session key: `[a-z0-9_.-]` stay, every other byte becomes
 /// `%` and two lowercase hex digits. Injective, and stable under lowercasing.
 pub fn encode_key_part(id: &str, out: &mut String) {
-    for &b in id.as_bytes() {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = id.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02x}");
+            continue;
         }
+        // Runs of kept bytes are ASCII, so both ends of the slice are char boundaries.
+        if start < i {
+            out.push_str(&id[start..i]);
+        }
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+        start = i + 1;
+    }
+    if start < bytes.len() {
+        out.push_str(&id[start..]);
     }
 }
 
@@ -176,6 +188,18 @@ mod tests {
             direct_session_key("main", "a%3a"),
             direct_session_key("main", "a:")
         );
+        // Multi-byte characters are encoded byte by byte, wherever they sit.
+        for (id, encoded) in [
+            ("中", "%e4%b8%ad"),
+            ("a中b", "a%e4%b8%adb"),
+            ("é.x", "%c3%a9.x"),
+            ("x_y-z.0", "x_y-z.0"),
+            ("", ""),
+        ] {
+            let mut out = String::new();
+            encode_key_part(id, &mut out);
+            assert_eq!(out, encoded);
+        }
     }
 
     #[test]

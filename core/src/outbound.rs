@@ -4,7 +4,6 @@
 //! of every reply. The field order is part of the byte-exact contract checked by the vectors.
 
 use alloc::string::String;
-use core::fmt::Write;
 
 use crate::error::ErrorCode;
 
@@ -17,11 +16,13 @@ pub(crate) struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    /// Starts a frame `{"type":"<kind>"`.
-    pub(crate) fn frame(kind: &str, capacity: usize) -> ObjectWriter {
+    /// Starts a frame `{"type":"<kind>"`. Kinds are the protocol's fixed names: nothing to escape.
+    pub(crate) fn frame(kind: &'static str, capacity: usize) -> ObjectWriter {
+        debug_assert!(!kind.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
         let mut out = String::with_capacity(capacity + 16 + kind.len());
-        out.push_str("{\"type\":");
-        write_json_str(&mut out, kind);
+        out.push_str("{\"type\":\"");
+        out.push_str(kind);
+        out.push('"');
         ObjectWriter { out }
     }
 
@@ -33,10 +34,8 @@ impl ObjectWriter {
     }
 
     fn key(&mut self, key: &str) {
-        if !self.out.ends_with('{') {
-            self.out.push(',');
-        }
-        self.out.push('"');
+        let open = if self.out.ends_with('{') { "\"" } else { ",\"" };
+        self.out.push_str(open);
         self.out.push_str(key);
         self.out.push_str("\":");
     }
@@ -124,9 +123,7 @@ pub(crate) fn push_u64(out: &mut String, mut value: u64) {
             break;
         }
     }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+    out.push_str(core::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// Appends `s` as a JSON string literal, escaping exactly as serde_json does.
@@ -134,18 +131,16 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
-    let (mut start, mut i) = (0, 0);
+    // Most text needs no escaping at all: find where escaping might start, eight bytes at a
+    // time, and copy everything before it in one go.
+    let clean = clean_prefix(bytes);
+    if clean == bytes.len() {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let (mut start, mut i) = (0, clean);
     while i < bytes.len() {
-        // Most text needs no escaping: skip it eight bytes at a time.
-        if let Some(word) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes([
-                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-            ]);
-            if !needs_escape(word) {
-                i += 8;
-                continue;
-            }
-        }
         let escape: &str = match bytes[i] {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -162,7 +157,10 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
         };
         out.push_str(&s[start..i]);
         if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", bytes[i]);
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(bytes[i] >> 4)]));
+            out.push(char::from(HEX[usize::from(bytes[i] & 0xf)]));
         } else {
             out.push_str(escape);
         }
@@ -171,6 +169,29 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// The length of the longest prefix of whole eight-byte words that need no escaping (the
+/// whole length when nothing does: the last partial word is checked padded with spaces).
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut clean = 0;
+    for word in words.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        if needs_escape(u64::from_le_bytes(w)) {
+            return clean;
+        }
+        clean += 8;
+    }
+    let rest = words.remainder();
+    let mut w = [b' '; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    if needs_escape(u64::from_le_bytes(w)) {
+        clean
+    } else {
+        bytes.len()
+    }
 }
 
 /// Whether any of the eight bytes is a control character, `"` or `\\` (exact: the classic
@@ -277,6 +298,12 @@ mod tests {
             "a long line of plain text, then a \" quote at byte 34",
             "eight!!!\u{1}eight!!!\\",
             "é\u{9f}\u{80}ÿ\u{ff}x\"",
+            "",
+            "abcdefgh",
+            "abcdefgh\"",
+            "1234567\n",
+            "abcdefghijklmnop\u{1}",
+            "\u{1}bcdefghijklmnop",
         ] {
             let mut ours = String::new();
             write_json_str(&mut ours, s);

@@ -2079,6 +2079,10 @@ fn emit_frame(
         Origin::Connection(c) if !matches!(frame, SessionFrame::Ack { .. }) => Some(c),
         _ => None,
     };
+    if origin.is_none() && session.attached.is_empty() {
+        // Nobody to deliver to (an ack in a session no v2 connection follows): only its seq.
+        return session.record(frame, limits.replay_frames, limits.replay_bytes);
+    }
     let mut uses = [0usize; 3];
     let targets = session
         .attached
