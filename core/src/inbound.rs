@@ -82,13 +82,16 @@ impl<'de> Visitor<'de> for LooseVisitor {
 pub(crate) struct RawFrame<'a> {
     /// False when the JSON document is not an object at all.
     pub is_object: bool,
-    fields: heapless::Vec<(Key, Loose<'a>), { Key::COUNT }>,
+    fields: heapless::Vec<Loose<'a>, { Key::COUNT }>,
+    /// Per known key, 1 + its position in `fields` (0: absent).
+    slots: [u8; Key::COUNT],
 }
 
 impl<'a> RawFrame<'a> {
     /// The raw value of `key`, if the frame has it.
     pub(crate) fn get(&self, key: Key) -> Option<&Loose<'a>> {
-        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        let slot = *self.slots.get(key as usize)?;
+        self.fields.get(usize::from(slot).checked_sub(1)?)
     }
 
     /// Reads an optional string field; `null` counts as absent.
@@ -129,10 +132,16 @@ impl<'a> RawFrame<'a> {
     }
 
     fn set(&mut self, key: Key, value: Loose<'a>) {
-        match self.fields.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            // Cannot fail: one slot per known key, and known keys are never stored twice.
-            None => drop(self.fields.push((key, value))),
+        let Some(slot) = self.slots.get_mut(key as usize) else {
+            return; // `Other`: never stored
+        };
+        match usize::from(*slot).checked_sub(1) {
+            Some(at) => self.fields[at] = value,
+            None => {
+                *slot = self.fields.len() as u8 + 1;
+                // Cannot fail: one place per known key, and a key is never stored twice.
+                let _ = self.fields.push(value);
+            }
         }
     }
 }
@@ -281,10 +290,32 @@ impl Visitor<'_> for KeyVisitor {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-        Ok(KEYS
-            .iter()
-            .find(|(_, name)| *name == key)
-            .map_or(Key::Other, |(k, _)| *k))
+        // A `match` compiles to a switch on length before any byte comparison.
+        Ok(match key {
+            "type" => Key::Type,
+            "content" => Key::Content,
+            "messageId" => Key::MessageId,
+            "senderId" => Key::SenderId,
+            "senderName" => Key::SenderName,
+            "chatType" => Key::ChatType,
+            "groupId" => Key::GroupId,
+            "groupSubject" => Key::GroupSubject,
+            "replyToMessageId" => Key::ReplyToMessageId,
+            "replyToBody" => Key::ReplyToBody,
+            "mediaPath" => Key::MediaPath,
+            "mediaType" => Key::MediaType,
+            "mediaPaths" => Key::MediaPaths,
+            "mediaTypes" => Key::MediaTypes,
+            "customData" => Key::CustomData,
+            "protocol" => Key::Protocol,
+            "stream" => Key::Stream,
+            "lastSeq" => Key::LastSeq,
+            "sessionKey" => Key::Session,
+            "limit" => Key::Limit,
+            "cursor" => Key::Cursor,
+            "id" => Key::Id,
+            _ => Key::Other,
+        })
     }
 }
 

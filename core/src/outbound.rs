@@ -123,7 +123,7 @@ pub(crate) fn push_u64(out: &mut String, mut value: u64) {
             break;
         }
     }
-    out.push_str(core::str::from_utf8(&digits[i..]).unwrap_or_default());
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Appends `s` as a JSON string literal, escaping exactly as serde_json does.
