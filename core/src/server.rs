@@ -1881,7 +1881,15 @@ impl Server {
                 text.to_owned()
             }
             None => {
-                let chunks = chunk::split(&state.text, self.config.text_chunk_limit);
+                // A reply no longer than the limit in bytes is one chunk: skip the split.
+                let whole = [state.text.as_str()];
+                let split;
+                let chunks: &[&str] = if state.text.len() <= self.config.text_chunk_limit {
+                    &whole
+                } else {
+                    split = chunk::split(&state.text, self.config.text_chunk_limit);
+                    &split
+                };
                 let total = chunks.len();
                 for (i, content) in chunks.iter().enumerate() {
                     self.emit(
