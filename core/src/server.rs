@@ -601,8 +601,11 @@ impl Server {
             delta: Cow::Borrowed(delta),
             replace,
         };
+        let Some(session) = self.sessions.get_mut(&state.session_key) else {
+            return Ok(());
+        };
         emit_frame(
-            &mut self.sessions,
+            session,
             &mut self.conns,
             &mut self.transmits,
             &self.config.limits,
@@ -1306,49 +1309,57 @@ impl Server {
         if protocol >= 2 {
             self.attach(now, id, session_key);
         }
-        match self.sessions.get_mut(session_key) {
-            Some(session) => session.last_active = now,
-            None => {
-                self.sessions
-                    .insert(session_key.to_owned(), Session::new(now));
-            }
+        if !self.sessions.contains_key(session_key) {
+            self.sessions
+                .insert(session_key.to_owned(), Session::new(now));
         }
-        let ack_seq = self.emit(
-            session_key,
-            Origin::None,
-            SessionFrame::Ack {
-                message_id: Cow::Borrowed(&turn.message_id),
-                sender_id: Cow::Borrowed(&turn.sender_id),
-            },
-            None,
-        );
+        // One lookup serves the ack, the typing frame and the queue decision.
         let session = self
             .sessions
             .get_mut(session_key)
             .expect("session created above");
+        session.last_active = now;
+        let (conns, transmits, limits) =
+            (&mut self.conns, &mut self.transmits, &self.config.limits);
+        let ack = SessionFrame::Ack {
+            message_id: Cow::Borrowed(&turn.message_id),
+            sender_id: Cow::Borrowed(&turn.sender_id),
+        };
+        let ack_seq = emit_frame(
+            session,
+            conns,
+            transmits,
+            limits,
+            session_key,
+            Origin::None,
+            ack,
+            None,
+        );
         if let Some(m) = mid {
             session.recent.insert(m, ack_seq);
         }
-        self.emit(
+        let typing = SessionFrame::Typing {
+            message_id: Cow::Borrowed(&turn.message_id),
+        };
+        let origin = Origin::Connection(id);
+        emit_frame(
+            session,
+            conns,
+            transmits,
+            limits,
             session_key,
-            Origin::Connection(id),
-            SessionFrame::Typing {
-                message_id: Cow::Borrowed(&turn.message_id),
-            },
+            origin,
+            typing,
             None,
         );
-        if let Some(provision) = provision {
-            self.events
-                .push_back(Event::ProvisionAgent(Box::new(provision)));
-        }
         // Run now if the session is free, else wait behind the turns before it.
-        let session = self
-            .sessions
-            .get_mut(session_key)
-            .expect("session created above");
         let start_now = session.running.is_none() && session.queue.is_empty();
         if !start_now {
             session.queue.push_back(turn_id);
+        }
+        if let Some(provision) = provision {
+            self.events
+                .push_back(Event::ProvisionAgent(Box::new(provision)));
         }
         self.turns.insert(
             turn_id,
@@ -1952,8 +1963,11 @@ impl Server {
         frame: SessionFrame<'_>,
         reply: Option<&str>,
     ) -> u64 {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return 0;
+        };
         emit_frame(
-            &mut self.sessions,
+            session,
             &mut self.conns,
             &mut self.transmits,
             &self.config.limits,
@@ -2058,7 +2072,7 @@ fn frame_too_large_text(max: usize) -> String {
 /// Returns the frame's seq.
 #[allow(clippy::too_many_arguments)]
 fn emit_frame(
-    sessions: &mut BTreeMap<String, Session>,
+    session: &mut Session,
     conns: &mut BTreeMap<ConnectionId, Connection>,
     transmits: &mut VecDeque<Transmit>,
     limits: &Limits,
@@ -2067,9 +2081,6 @@ fn emit_frame(
     frame: SessionFrame<'_>,
     reply: Option<&str>,
 ) -> u64 {
-    let Some(session) = sessions.get_mut(key) else {
-        return 0;
-    };
     let seq = session.next_seq;
     // Renderings: [v1, v2 cumulative, v2 delta], and how many recipients still need each.
     let slot_of = |conn: &Connection, v2: bool| -> Option<usize> {
