@@ -103,7 +103,7 @@ pub use identity::{
 };
 pub use media::{Media, MediaKind};
 pub use server::{
-    HistoryMessage, HistoryPage, Server, CLOSE_AUTH, CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER,
-    CLOSE_TIMEOUT, PROTOCOL_VERSION,
+    AgentFailure, HistoryMessage, HistoryPage, Server, CLOSE_AUTH, CLOSE_GOING_AWAY,
+    CLOSE_SLOW_CONSUMER, CLOSE_TIMEOUT, PROTOCOL_VERSION,
 };
 pub use session::StreamMode;

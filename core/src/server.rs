@@ -151,6 +151,28 @@ struct HistoryRequest {
     client_id: Option<String>,
 }
 
+/// Why an agent failed, as far as a client can act on it ([`Server::handle_agent_failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentFailure {
+    /// Anything else: `agent_error`.
+    Failed,
+    /// The agent (or the model behind it) ran out of time: `agent_timeout`.
+    TimedOut,
+    /// The agent's provider refused for rate: `rate_limited` (retryable).
+    RateLimited,
+}
+
+impl AgentFailure {
+    /// The error code the client sees.
+    pub const fn code(self) -> ErrorCode {
+        match self {
+            AgentFailure::Failed => ErrorCode::AgentError,
+            AgentFailure::TimedOut => ErrorCode::AgentTimeout,
+            AgentFailure::RateLimited => ErrorCode::RateLimited,
+        }
+    }
+}
+
 /// The protocol's server side. See the crate docs for the run loop.
 pub struct Server {
     config: Config,
@@ -642,6 +664,18 @@ impl Server {
         turn: TurnId,
         message: &str,
     ) -> Result<(), UsageError> {
+        self.handle_agent_failure(now, turn, AgentFailure::Failed, message)
+    }
+
+    /// The agent failed in a way the client can act on: the `chat.error` carries the failure's
+    /// own code (`agent_error`, `agent_timeout` or `rate_limited`) and this text.
+    pub fn handle_agent_failure(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        failure: AgentFailure,
+        message: &str,
+    ) -> Result<(), UsageError> {
         if self.running_turn(turn)?.is_none() {
             return Ok(());
         }
@@ -650,12 +684,27 @@ impl Server {
         } else {
             message
         };
-        self.finish_turn(
-            now,
-            turn,
-            Outcome::Failed,
-            Some((ErrorCode::AgentError, text)),
-        );
+        self.finish_turn(now, turn, Outcome::Failed, Some((failure.code(), text)));
+        Ok(())
+    }
+
+    /// The agent's run was stopped on its side (not by this core: an operator or another client
+    /// of the agent aborted it). The reply ends like a cancelled one: the text streamed so far,
+    /// or `text` when given, in a final `chat.response` with `cancelled: true`.
+    pub fn handle_agent_cancelled(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        text: Option<&str>,
+    ) -> Result<(), UsageError> {
+        let Some(state) = self.running_turn(turn)? else {
+            return Ok(());
+        };
+        if let Some(text) = text {
+            state.text.clear();
+            state.text.push_str(text);
+        }
+        self.finish_turn(now, turn, Outcome::Cancelled, None);
         Ok(())
     }
 
