@@ -66,16 +66,34 @@ fn print_banner(settings: &Settings, local: SocketAddr) {
     let base = format!("{host}:{}", local.port());
     let path = &settings.core.path;
     println!("clawsocket: listening on {}", local);
-    let query = match &settings.auth {
+    let (query, page_query) = match &settings.auth {
         AuthMode::Generated(token) => {
             println!("clawsocket: no auth configured, so this server requires a generated token (set auth.enabled: false to open it)");
-            format!("?senderId=me&token={token}")
+            let token = query_value(token);
+            (
+                format!("?senderId=me&token={token}"),
+                format!("?token={token}"),
+            )
         }
-        AuthMode::External => "?senderId=me&token=YOUR_TOKEN".to_owned(),
-        AuthMode::Open => "?senderId=me".to_owned(),
+        AuthMode::External => ("?senderId=me&token=YOUR_TOKEN".to_owned(), String::new()),
+        AuthMode::Open => ("?senderId=me".to_owned(), String::new()),
     };
     println!("clawsocket: connect with: wscat -c 'ws://{base}{path}{query}'");
     println!("clawsocket: or:           clawsocket chat 'ws://{base}{path}{query}'");
-    println!("clawsocket: browser:      http://{base}/");
+    // The page takes the token from its own URL, so the printed link logs straight in.
+    println!("clawsocket: browser:      http://{base}/{page_query}");
     println!("clawsocket: health:       http://{base}/healthz   metrics: http://{base}/metrics");
+}
+
+/// Percent-encodes a URL query value (a `CLAWSOCKET_TOKEN` may hold any character).
+fn query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

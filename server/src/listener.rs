@@ -19,7 +19,22 @@ use crate::outbox::{Next, Out};
 
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The browser chat page and its assets, compiled in (see `server/web/` and docs/web.md).
 const INDEX_HTML: &str = include_str!("../web/index.html");
+const APP_JS: &str = include_str!("../web/app.js");
+const CLIENT_JS: &str = include_str!("../web/client.js");
+const APP_CSS: &str = include_str!("../web/app.css");
+const FAVICON_SVG: &str = include_str!("../web/favicon.svg");
+const CLIENT_WASM: &[u8] = include_bytes!("../web/clawsocket.wasm");
+/// Where the page learns the WebSocket path (replaced when `/` is served).
+const WS_PATH_PLACEHOLDER: &str = "{{WS_PATH}}";
+/// Everything the page needs comes from this origin: scripts and styles from files (no inline
+/// code), the socket and the .wasm from here ('self' covers ws:// on the same host and port).
+const PAGE_SECURITY_HEADERS: &str = "Content-Security-Policy: default-src 'none'; \
+script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self'; img-src 'self'; \
+base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n\
+X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n";
 
 /// Accepts connections until the task is dropped.
 pub async fn accept_loop(hub: Arc<Hub>, listener: TcpListener) {
@@ -99,6 +114,33 @@ async fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body:
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// A file of the chat page, with the page's security headers.
+async fn respond_static(stream: &mut TcpStream, content_type: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n{PAGE_SECURITY_HEADERS}Connection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Text safe inside a double-quoted HTML attribute.
+fn html_attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 async fn handle_tcp(hub: Arc<Hub>, mut stream: TcpStream, peer: SocketAddr) {
@@ -189,14 +231,35 @@ async fn handle_tcp(hub: Arc<Hub>, mut stream: TcpStream, peer: SocketAddr) {
             respond(&mut stream, "200 OK", "text/plain; version=0.0.4", &body).await
         }
         "/" | "/index.html" => {
-            respond(
+            let page = INDEX_HTML.replace(
+                WS_PATH_PLACEHOLDER,
+                &html_attribute(&hub.settings().core.path),
+            );
+            respond_static(&mut stream, "text/html; charset=utf-8", page.as_bytes()).await
+        }
+        "/app.js" => {
+            respond_static(
                 &mut stream,
-                "200 OK",
-                "text/html; charset=utf-8",
-                INDEX_HTML,
+                "text/javascript; charset=utf-8",
+                APP_JS.as_bytes(),
             )
             .await
         }
+        "/client.js" => {
+            respond_static(
+                &mut stream,
+                "text/javascript; charset=utf-8",
+                CLIENT_JS.as_bytes(),
+            )
+            .await
+        }
+        "/app.css" => {
+            respond_static(&mut stream, "text/css; charset=utf-8", APP_CSS.as_bytes()).await
+        }
+        "/favicon.svg" | "/favicon.ico" => {
+            respond_static(&mut stream, "image/svg+xml", FAVICON_SVG.as_bytes()).await
+        }
+        "/clawsocket.wasm" => respond_static(&mut stream, "application/wasm", CLIENT_WASM).await,
         _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,
     }
 }

@@ -205,6 +205,12 @@ async fn secure_by_default_with_a_generated_token() {
         .expect("connect line");
     let token = url.split("token=").nth(1).unwrap().to_owned();
     assert!(token.len() >= 32, "{token}");
+    // The browser link carries the token too, so the page logs straight in.
+    let page = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("clawsocket: browser:      "))
+        .expect("browser line");
+    assert!(page.ends_with(&format!("/?token={token}")), "{page}");
     assert!(
         !server.logs().contains(&token),
         "the token must not reach the log"
