@@ -15,7 +15,7 @@ use clawsocket_core::{
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use crate::agent::{self, Agent, AgentOutput, AgentRun};
+use crate::agent::{self, Agent, AgentError, AgentOutput, AgentRun};
 use crate::auth::{self, Verdict};
 use crate::metrics::{Gauges, Metrics};
 use crate::outbox::{self, Out, Refused};
@@ -390,7 +390,19 @@ impl Hub {
                 cursor,
             } => {
                 let hub = self.clone();
+                let from_agent = self.agent.history(&session_key, limit, cursor.as_deref());
                 tokio::spawn(async move {
+                    if let Some(page) = from_agent {
+                        let page = page.await;
+                        let mut state = hub.lock();
+                        let now = hub.now();
+                        let _ = match page {
+                            Ok(page) => state.core.handle_history(now, request, Ok(page)),
+                            Err(reason) => state.core.handle_history(now, request, Err(&reason)),
+                        };
+                        hub.drain(&mut state);
+                        return;
+                    }
                     let before = cursor.as_deref().and_then(|c| c.parse::<i64>().ok());
                     let page = hub
                         .store
@@ -465,9 +477,15 @@ impl Hub {
                 .begin_turn(message, hub.agent.history_messages())
                 .await;
             let sink = hub.clone();
+            let whole = hub.clone();
             let output = AgentOutput::new(move |delta| {
                 sink.input_agent(|core, now| {
                     let _ = core.handle_agent_delta(now, id, delta);
+                })
+            })
+            .with_text(move |text| {
+                whole.input_agent(|core, now| {
+                    let _ = core.handle_agent_text(now, id, text);
                 })
             });
             let result = hub
@@ -484,7 +502,10 @@ impl Hub {
             hub.input_agent(|core, now| {
                 let _ = match &result {
                     Ok(text) => core.handle_agent_final(now, id, text.as_deref()),
-                    Err(message) => core.handle_agent_error(now, id, message),
+                    Err(AgentError::Failed { failure, message }) => {
+                        core.handle_agent_failure(now, id, *failure, message)
+                    }
+                    Err(AgentError::Cancelled) => core.handle_agent_cancelled(now, id, None),
                 };
             });
         });

@@ -44,6 +44,8 @@ pub enum AgentSettings {
     OpenAi(OpenAiSettings),
     /// One subprocess per turn.
     Exec(ExecSettings),
+    /// A running OpenClaw gateway.
+    OpenClaw(OpenClawSettings),
     /// A fixed reply in a fixed number of chunks (load tests, client development).
     Stub {
         /// Stream frames per reply.
@@ -68,6 +70,36 @@ pub struct OpenAiSettings {
     pub system_prompt: Option<String>,
     /// How many earlier messages of the session are sent along.
     pub history_messages: usize,
+}
+
+/// `agent.openclaw`: where the gateway is and how the bridge proves who it is.
+#[derive(Debug, Clone)]
+pub struct OpenClawSettings {
+    /// `ws://` or `wss://` URL of the gateway.
+    pub url: String,
+    /// Where the gateway token or password comes from (never the secret itself).
+    pub secret: Option<SecretSource>,
+    /// The OpenClaw agent every turn goes to.
+    pub agent_id: String,
+    /// The device identity file (Ed25519 key and device token), created on first start.
+    pub device_key_file: PathBuf,
+    /// How long one gateway request may take, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// How long a new turn waits for the gateway connection, in milliseconds.
+    pub reconnect_wait_ms: u64,
+}
+
+/// Where the gateway secret is read from, at every connect (so a rotated file is picked up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `tokenEnv`: a gateway token in this environment variable.
+    TokenEnv(String),
+    /// `tokenFile`: a gateway token in this file.
+    TokenFile(PathBuf),
+    /// `passwordEnv`: a gateway password in this environment variable.
+    PasswordEnv(String),
+    /// `passwordFile`: a gateway password in this file.
+    PasswordFile(PathBuf),
 }
 
 /// `agent.exec`.
@@ -282,8 +314,12 @@ pub fn build(
     let timeout_ms = exec.uint("timeoutMs", 1, 86_400_000)?.unwrap_or(120_000);
     let exec_key = exec.key("command");
     exec.finish()?;
+    let mut openclaw = agent.section("openclaw")?;
+    let openclaw_settings = openclaw_section(&mut openclaw, &data_dir)?;
+    openclaw.finish()?;
     let agent_settings = match backend.as_str() {
         "builtin" => AgentSettings::Builtin { delay_ms },
+        "openclaw" => AgentSettings::OpenClaw(openclaw_settings),
         "openai" => AgentSettings::OpenAi(openai_settings),
         "stub" => AgentSettings::Stub {
             chunks: stub_chunks,
@@ -303,7 +339,7 @@ pub fn build(
         },
         other => {
             return Err(format!(
-                "{}: expected builtin, openai, exec or stub, got {other:?}",
+                "{}: expected builtin, openai, exec, openclaw or stub, got {other:?}",
                 agent.key("backend")
             ))
         }
@@ -323,6 +359,66 @@ pub fn build(
         outbound_queue,
         read_buffer_bytes,
     })
+}
+
+/// `agent.openclaw`, read whatever the backend so that a typo is reported either way.
+fn openclaw_section(s: &mut Reader<'_>, data_dir: &Path) -> Result<OpenClawSettings, String> {
+    let url = s
+        .string("url")?
+        .unwrap_or_else(|| "ws://127.0.0.1:18789".to_owned());
+    if !url.starts_with("ws://") && !url.starts_with("wss://") {
+        return Err(format!("{}: expected a ws:// or wss:// URL", s.key("url")));
+    }
+    let mut sources = Vec::new();
+    if let Some(v) = s.string("tokenEnv")? {
+        sources.push(SecretSource::TokenEnv(v));
+    }
+    if let Some(v) = s.string("tokenFile")? {
+        sources.push(SecretSource::TokenFile(expand_home(&v)));
+    }
+    if let Some(v) = s.string("passwordEnv")? {
+        sources.push(SecretSource::PasswordEnv(v));
+    }
+    if let Some(v) = s.string("passwordFile")? {
+        sources.push(SecretSource::PasswordFile(expand_home(&v)));
+    }
+    if sources.len() > 1 {
+        return Err(format!(
+            "{}: give only one of tokenEnv, tokenFile, passwordEnv, passwordFile",
+            s.name
+        ));
+    }
+    let agent_id = s.string("agentId")?.unwrap_or_else(|| "main".to_owned());
+    if !valid_openclaw_agent_id(&agent_id) {
+        return Err(format!(
+            "{}: expected [a-z0-9][a-z0-9_-]{{0,63}}, got {agent_id:?}",
+            s.key("agentId")
+        ));
+    }
+    let device_key_file = match s.string("deviceKeyFile")? {
+        Some(p) => expand_home(&p),
+        None => data_dir.join("openclaw-device.json"),
+    };
+    Ok(OpenClawSettings {
+        url,
+        secret: sources.pop(),
+        agent_id,
+        device_key_file,
+        request_timeout_ms: s
+            .uint("requestTimeoutMs", 100, 3_600_000)?
+            .unwrap_or(30_000),
+        reconnect_wait_ms: s.uint("reconnectWaitMs", 0, 3_600_000)?.unwrap_or(10_000),
+    })
+}
+
+/// OpenClaw's agent id rule: `[a-z0-9][a-z0-9_-]{0,63}`.
+fn valid_openclaw_agent_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
 /// The `channels.websocket` block (or the whole document) and the key prefix for messages.
@@ -441,5 +537,55 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod openclaw_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn openclaw(section: Value) -> Result<OpenClawSettings, String> {
+        let doc = json!({"auth": {"enabled": false},
+            "agent": {"backend": "openclaw", "openclaw": section}});
+        let overrides = Overrides {
+            data_dir: Some(PathBuf::from("/data")),
+            ..Overrides::default()
+        };
+        match build(Some(&doc), &overrides, &Environment::default())?.agent {
+            AgentSettings::OpenClaw(s) => Ok(s),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_fields() {
+        let s = openclaw(json!({})).unwrap();
+        assert_eq!(s.url, "ws://127.0.0.1:18789");
+        assert_eq!(s.agent_id, "main");
+        assert_eq!(
+            s.device_key_file,
+            PathBuf::from("/data/openclaw-device.json")
+        );
+        assert_eq!(
+            (s.request_timeout_ms, s.reconnect_wait_ms),
+            (30_000, 10_000)
+        );
+        assert_eq!(s.secret, None);
+        let s = openclaw(json!({"tokenEnv": "GW_TOKEN", "agentId": "ops_2"})).unwrap();
+        assert_eq!(s.secret, Some(SecretSource::TokenEnv("GW_TOKEN".into())));
+        assert_eq!(s.agent_id, "ops_2");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = openclaw(json!({"tokn": "x"})).unwrap_err();
+        assert!(err.contains("agent.openclaw.tokn: unknown key"), "{err}");
+        let err = openclaw(json!({"agentId": "Main"})).unwrap_err();
+        assert!(err.contains("agent.openclaw.agentId"), "{err}");
+        let err = openclaw(json!({"url": "http://x"})).unwrap_err();
+        assert!(err.contains("agent.openclaw.url"), "{err}");
+        let err = openclaw(json!({"tokenEnv": "A", "passwordFile": "/p"})).unwrap_err();
+        assert!(err.contains("only one of"), "{err}");
     }
 }

@@ -32,6 +32,13 @@ async fn openai_backend_streams_and_sends_history() {
                 r#"{"error":{"message":"model crashed"}}"#,
             );
         }
+        if last.contains("too fast") {
+            return http_response(
+                "429 Too Many Requests",
+                "application/json",
+                r#"{"error":{"message":"slow down"}}"#,
+            );
+        }
         let turns = request["messages"].as_array().unwrap().len();
         let count = format!(" ({turns} messages)");
         sse(&["Hello", " from", " the", " model", &count])
@@ -94,6 +101,16 @@ async fn openai_backend_streams_and_sends_history() {
             .contains("500: model crashed"),
         "{last}"
     );
+
+    // The provider's rate limit reaches the client as such: it may retry later.
+    let frames = ws.chat("too fast", json!({})).await;
+    let last = frames.last().unwrap();
+    assert_eq!(last["code"], "rate_limited", "{frames:?}");
+    assert_eq!(last["retryable"], true, "{frames:?}");
+    assert!(
+        last["error"].as_str().unwrap().contains("429: slow down"),
+        "{last}"
+    );
 }
 
 const SCRIPT: &str = r#"
@@ -145,9 +162,11 @@ async fn exec_backend_runs_one_process_per_turn() {
         "{last}"
     );
 
+    // A process past its time limit is the agent timing out: the client may retry.
     let frames = ws.chat("hang forever", json!({})).await;
     let last = frames.last().unwrap();
-    assert_eq!(last["code"], "agent_error", "{frames:?}");
+    assert_eq!(last["code"], "agent_timeout", "{frames:?}");
+    assert_eq!(last["retryable"], true, "{frames:?}");
     assert!(
         last["error"].as_str().unwrap().contains("timed out"),
         "{last}"

@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use super::{Agent, AgentFuture, AgentOutput, AgentRun};
+use clawsocket_core::AgentFailure;
+
+use super::{Agent, AgentError, AgentFuture, AgentOutput, AgentRun};
 use crate::settings::ExecSettings;
 
 /// See the module docs.
@@ -31,11 +33,11 @@ impl Agent for ExecAgent {
         Box::pin(async move {
             let timeout = Duration::from_millis(settings.timeout_ms);
             match tokio::time::timeout(timeout, run_child(&settings, run, output)).await {
-                Ok(result) => result,
-                Err(_) => Err(format!(
-                    "Agent process timed out after {} ms",
-                    settings.timeout_ms
-                )),
+                Ok(result) => result.map_err(AgentError::from),
+                Err(_) => Err(AgentError::Failed {
+                    failure: AgentFailure::TimedOut,
+                    message: format!("Agent process timed out after {} ms", settings.timeout_ms),
+                }),
             }
         })
     }

@@ -4,7 +4,9 @@
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use super::{Agent, AgentFuture, AgentOutput, AgentRun};
+use clawsocket_core::AgentFailure;
+
+use super::{Agent, AgentError, AgentFuture, AgentOutput, AgentRun};
 use crate::settings::OpenAiSettings;
 
 /// See the module docs.
@@ -85,12 +87,19 @@ impl Agent for OpenAiAgent {
                             .map(str::to_owned)
                     })
                     .unwrap_or_default();
-                return Err(format!(
+                let message = format!(
                     "Model endpoint answered {}{}{}",
                     status.as_u16(),
                     if detail.is_empty() { "" } else { ": " },
                     detail
-                ));
+                );
+                // 429 and 408/504 tell the client something it can act on (wait, retry).
+                let failure = match status.as_u16() {
+                    429 => AgentFailure::RateLimited,
+                    408 | 504 => AgentFailure::TimedOut,
+                    _ => AgentFailure::Failed,
+                };
+                return Err(AgentError::Failed { failure, message });
             }
             let mut stream = response.bytes_stream();
             let mut pending: Vec<u8> = Vec::new();
@@ -103,7 +112,7 @@ impl Agent for OpenAiAgent {
                     match read_event_line(line.trim_end()) {
                         SseLine::Delta(text) => output.delta(&text),
                         SseLine::Done => return Ok(None),
-                        SseLine::Error(e) => return Err(e),
+                        SseLine::Error(e) => return Err(e.into()),
                         SseLine::Other => {}
                     }
                 }
