@@ -163,9 +163,11 @@ export declare function buildSend(messageId: string, message: SendOptions): stri
 /**
  * What the client learned. `kind` says which fields are set: `ready` (protocol, senderId,
  * authenticated, sessionKey, heartbeatMs), `acked` (messageId, duplicate), `typing`
- * (messageId), `partial` (messageId, text so far), `reply` (messageId, text, cancelled),
- * `error` (messageId?, code?, message, retryable, retryAfterMs?), `resume_gap` (sessionKey),
- * `history` (frame), `reconnect` (attempt), `closed` (closeCode, reconnecting).
+ * (messageId, sessionKey?), `partial` (messageId, sessionKey?, text so far), `reply`
+ * (messageId, sessionKey?, text, cancelled), `error` (messageId?, sessionKey?, code?, message,
+ * retryable, retryAfterMs?), `resume_gap` (sessionKey), `history` (frame), `reconnect`
+ * (attempt), `closed` (closeCode, reconnecting). `sessionKey` on typing, partial, reply and
+ * error comes from protocol-2 servers only.
  */
 export interface ClientEvent {
   /** Event kind. */

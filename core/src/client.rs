@@ -119,11 +119,15 @@ pub enum ClientEvent {
     Typing {
         /// Message id.
         message_id: String,
+        /// Session of the message (protocol 2; `None` from seed servers).
+        session_key: Option<String>,
     },
     /// More of a reply arrived; `text` is everything so far.
     Partial {
         /// Message id.
         message_id: String,
+        /// Session of the reply (protocol 2; `None` from seed servers).
+        session_key: Option<String>,
         /// Text so far.
         text: String,
     },
@@ -131,6 +135,8 @@ pub enum ClientEvent {
     Reply {
         /// Message id.
         message_id: String,
+        /// Session of the reply (protocol 2; `None` from seed servers and for the greeting).
+        session_key: Option<String>,
         /// The full reply.
         text: String,
         /// It was stopped early; `text` is what had been produced.
@@ -140,6 +146,8 @@ pub enum ClientEvent {
     Error {
         /// Message id, when the error is about one message.
         message_id: Option<String>,
+        /// Session concerned, when the error belongs to one (protocol 2).
+        session_key: Option<String>,
         /// Stable code (`None` for codes newer than this client, or seed servers).
         code: Option<ErrorCode>,
         /// The code as sent, even when unknown here.
@@ -409,6 +417,8 @@ impl Client {
             }
         }
         let message_id = s("messageId").map(str::to_owned);
+        // Which conversation a frame belongs to, for clients that follow several sessions.
+        let session_key = s("sessionKey").map(str::to_owned);
         match kind {
             "chat.ready" => {
                 self.attempt = 0;
@@ -447,8 +457,10 @@ impl Client {
                 // The seed's typing carries no message id; report it as an empty one.
                 let id = message_id.unwrap_or_default();
                 self.unacked.retain(|(m, _)| *m != id);
-                self.events
-                    .push_back(ClientEvent::Typing { message_id: id });
+                self.events.push_back(ClientEvent::Typing {
+                    message_id: id,
+                    session_key,
+                });
             }
             "chat.stream" => {
                 let id = message_id.unwrap_or_default();
@@ -464,6 +476,7 @@ impl Client {
                 reply.text.push_str(content);
                 self.events.push_back(ClientEvent::Partial {
                     message_id: id,
+                    session_key,
                     text: reply.text.clone(),
                 });
             }
@@ -473,6 +486,7 @@ impl Client {
                     // The seed's greeting: no message id, not a reply to anything.
                     self.events.push_back(ClientEvent::Reply {
                         message_id: String::new(),
+                        session_key,
                         text: content.to_owned(),
                         cancelled: false,
                     });
@@ -489,6 +503,7 @@ impl Client {
                         .unwrap_or_default();
                     self.events.push_back(ClientEvent::Reply {
                         message_id: id,
+                        session_key,
                         text,
                         cancelled: frame.get("cancelled") == Some(&Value::Bool(true)),
                     });
@@ -505,6 +520,7 @@ impl Client {
                 }
                 self.events.push_back(ClientEvent::Error {
                     message_id,
+                    session_key,
                     code: code_text.as_deref().and_then(ErrorCode::from_wire),
                     code_text,
                     message: s("error").unwrap_or("").to_owned(),

@@ -68,27 +68,33 @@ fn seed_frames_assemble_into_replies() {
         [
             ClientEvent::Reply {
                 message_id: String::new(),
+                session_key: None,
                 text: "Connected to WebSocket chat server".into(),
                 cancelled: false
             },
             ClientEvent::Typing {
-                message_id: String::new()
+                message_id: String::new(),
+                session_key: None,
             },
             ClientEvent::Partial {
                 message_id: "m".into(),
+                session_key: None,
                 text: "Hel".into()
             },
             ClientEvent::Partial {
                 message_id: "m".into(),
+                session_key: None,
                 text: "Hello\nwor".into()
             },
             ClientEvent::Reply {
                 message_id: "m".into(),
+                session_key: None,
                 text: "Hello\nworld".into(),
                 cancelled: false
             },
             ClientEvent::Error {
                 message_id: Some("x".into()),
+                session_key: None,
                 code: Some(ErrorCode::Busy),
                 code_text: Some("busy".into()),
                 message: "nope".into(),
@@ -97,6 +103,7 @@ fn seed_frames_assemble_into_replies() {
             },
             ClientEvent::Error {
                 message_id: None,
+                session_key: None,
                 code: None,
                 code_text: None,
                 message: "Failed to parse message".into(),
@@ -194,6 +201,11 @@ fn frames_wait_while_the_socket_is_down_and_resume_on_reconnect() {
             .count(),
         1
     );
+    // Protocol 2 events name their session, so a client following several can route them.
+    assert!(evs.iter().any(|e| matches!(
+        e,
+        ClientEvent::Partial { session_key: Some(k), .. } if k == "k"
+    )));
     c.handle_close(7, 1006);
     c.handle_open(8);
     let out: Vec<String> = std::iter::from_fn(|| c.poll_transmit()).collect();

@@ -347,7 +347,15 @@ fn run_resume_simulation(seed: u64, replay_frames: usize) -> Stats {
                         d.conn = Some(id);
                         d.client.handle_open(now);
                     }
-                    ClientEvent::Partial { message_id, text } => {
+                    ClientEvent::Partial {
+                        message_id,
+                        text,
+                        session_key,
+                    } => {
+                        assert!(
+                            session_key.is_some(),
+                            "seed {seed}: v2 partial without session"
+                        );
                         let previous = d
                             .partials
                             .insert(message_id.clone(), text.clone())
@@ -358,8 +366,15 @@ fn run_resume_simulation(seed: u64, replay_frames: usize) -> Stats {
                         );
                     }
                     ClientEvent::Reply {
-                        message_id, text, ..
+                        message_id,
+                        text,
+                        session_key,
+                        ..
                     } => {
+                        assert!(
+                            session_key.is_some(),
+                            "seed {seed}: v2 reply without session"
+                        );
                         d.replies.entry(message_id).or_default().push(text);
                     }
                     ClientEvent::ResumeGap { .. } => d.gaps += 1,

@@ -127,20 +127,21 @@ typedef enum clawsocket_client_event_kind {
    */
   CLAWSOCKET_CLIENT_ACKED = 2,
   /**
-   * `{"event":"typing","messageId":".."}` (`""` for a seed server's typing frame)
+   * `{"event":"typing","messageId":"..","sessionKey":".."}` (`""` for a seed server's typing
+   * frame; `sessionKey` in this and the next three only from protocol-2 servers)
    */
   CLAWSOCKET_CLIENT_TYPING = 3,
   /**
-   * `{"event":"partial","messageId":"..","text":"<whole text so far>"}`
+   * `{"event":"partial","messageId":"..","sessionKey":"..","text":"<whole text so far>"}`
    */
   CLAWSOCKET_CLIENT_PARTIAL = 4,
   /**
-   * `{"event":"reply","messageId":"..","text":"..","cancelled":false}`
+   * `{"event":"reply","messageId":"..","sessionKey":"..","text":"..","cancelled":false}`
    */
   CLAWSOCKET_CLIENT_REPLY = 5,
   /**
-   * `{"event":"error","messageId":"..","code":"..","message":"..","retryable":false,"retryAfterMs":1000}`
-   * (`messageId`, `code` and `retryAfterMs` only when known)
+   * `{"event":"error","messageId":"..","sessionKey":"..","code":"..","message":"..","retryable":false,"retryAfterMs":1000}`
+   * (`messageId`, `sessionKey`, `code` and `retryAfterMs` only when known)
    */
   CLAWSOCKET_CLIENT_ERROR_EVENT = 6,
   /**

@@ -44,14 +44,15 @@ pub enum ClawsocketClientEventKind {
     CLAWSOCKET_CLIENT_READY = 1,
     /// `{"event":"acked","messageId":"..","duplicate":false}`
     CLAWSOCKET_CLIENT_ACKED = 2,
-    /// `{"event":"typing","messageId":".."}` (`""` for a seed server's typing frame)
+    /// `{"event":"typing","messageId":"..","sessionKey":".."}` (`""` for a seed server's typing
+    /// frame; `sessionKey` in this and the next three only from protocol-2 servers)
     CLAWSOCKET_CLIENT_TYPING = 3,
-    /// `{"event":"partial","messageId":"..","text":"<whole text so far>"}`
+    /// `{"event":"partial","messageId":"..","sessionKey":"..","text":"<whole text so far>"}`
     CLAWSOCKET_CLIENT_PARTIAL = 4,
-    /// `{"event":"reply","messageId":"..","text":"..","cancelled":false}`
+    /// `{"event":"reply","messageId":"..","sessionKey":"..","text":"..","cancelled":false}`
     CLAWSOCKET_CLIENT_REPLY = 5,
-    /// `{"event":"error","messageId":"..","code":"..","message":"..","retryable":false,"retryAfterMs":1000}`
-    /// (`messageId`, `code` and `retryAfterMs` only when known)
+    /// `{"event":"error","messageId":"..","sessionKey":"..","code":"..","message":"..","retryable":false,"retryAfterMs":1000}`
+    /// (`messageId`, `sessionKey`, `code` and `retryAfterMs` only when known)
     CLAWSOCKET_CLIENT_ERROR_EVENT = 6,
     /// `{"event":"resume_gap","sessionKey":".."}`
     CLAWSOCKET_CLIENT_RESUME_GAP = 7,
@@ -93,33 +94,45 @@ pub fn client_event_json(event: &ClientEvent) -> (ClawsocketClientEventKind, Str
                 .bool("duplicate", *duplicate)
                 .finish(),
         ),
-        ClientEvent::Typing { message_id } => (
+        ClientEvent::Typing {
+            message_id,
+            session_key,
+        } => (
             CLAWSOCKET_CLIENT_TYPING,
             JsonObject::event("typing")
                 .str("messageId", message_id)
+                .opt_str("sessionKey", session_key.as_deref())
                 .finish(),
         ),
-        ClientEvent::Partial { message_id, text } => (
+        ClientEvent::Partial {
+            message_id,
+            session_key,
+            text,
+        } => (
             CLAWSOCKET_CLIENT_PARTIAL,
             JsonObject::event("partial")
                 .str("messageId", message_id)
+                .opt_str("sessionKey", session_key.as_deref())
                 .str("text", text)
                 .finish(),
         ),
         ClientEvent::Reply {
             message_id,
+            session_key,
             text,
             cancelled,
         } => (
             CLAWSOCKET_CLIENT_REPLY,
             JsonObject::event("reply")
                 .str("messageId", message_id)
+                .opt_str("sessionKey", session_key.as_deref())
                 .str("text", text)
                 .bool("cancelled", *cancelled)
                 .finish(),
         ),
         ClientEvent::Error {
             message_id,
+            session_key,
             code: _,
             code_text,
             message,
@@ -129,6 +142,7 @@ pub fn client_event_json(event: &ClientEvent) -> (ClawsocketClientEventKind, Str
             CLAWSOCKET_CLIENT_ERROR_EVENT,
             JsonObject::event("error")
                 .opt_str("messageId", message_id.as_deref())
+                .opt_str("sessionKey", session_key.as_deref())
                 .opt_str("code", code_text.as_deref())
                 .str("message", message)
                 .bool("retryable", *retryable)
@@ -544,6 +558,7 @@ mod tests {
     fn events_render_as_documented() {
         let (kind, json) = client_event_json(&ClientEvent::Error {
             message_id: None,
+            session_key: None,
             code: None,
             code_text: Some("busy".into()),
             message: "Busy \"now\"".into(),
@@ -557,6 +572,15 @@ mod tests {
         assert_eq!(
             json,
             r#"{"event":"error","code":"busy","message":"Busy \"now\"","retryable":true,"retryAfterMs":5}"#
+        );
+        let (_, json) = client_event_json(&ClientEvent::Partial {
+            message_id: "m".into(),
+            session_key: Some("agent:main:websocket:direct:u".into()),
+            text: "Hi".into(),
+        });
+        assert_eq!(
+            json,
+            r#"{"event":"partial","messageId":"m","sessionKey":"agent:main:websocket:direct:u","text":"Hi"}"#
         );
         let (_, json) = client_event_json(&ClientEvent::History {
             frame: r#"{"type":"chat.history","messages":[]}"#.into(),

@@ -447,11 +447,11 @@ static void test_client(void) {
     EXPECT(clawsocket_server_handle_agent_delta(srv, 2, turn, "Hi "), CLAWSOCKET_OK);
     pump(cli, srv, conn, 2);
     CHECK(next_client_event(cli, CLAWSOCKET_CLIENT_PARTIAL, buf, sizeof buf));
-    CHECK(!strcmp(buf, "{\"event\":\"partial\",\"messageId\":\"t-1\",\"text\":\"Hi \"}"));
+    CHECK(!strcmp(buf, "{\"event\":\"partial\",\"messageId\":\"t-1\",\"sessionKey\":\"agent:main:websocket:direct:ann%20lee\",\"text\":\"Hi \"}"));
     EXPECT(clawsocket_server_handle_agent_final(srv, 3, turn, "Hi Ann!"), CLAWSOCKET_OK);
     pump(cli, srv, conn, 3);
     CHECK(next_client_event(cli, CLAWSOCKET_CLIENT_REPLY, buf, sizeof buf));
-    CHECK(!strcmp(buf, "{\"event\":\"reply\",\"messageId\":\"t-1\",\"text\":\"Hi Ann!\",\"cancelled\":false}"));
+    CHECK(!strcmp(buf, "{\"event\":\"reply\",\"messageId\":\"t-1\",\"sessionKey\":\"agent:main:websocket:direct:ann%20lee\",\"text\":\"Hi Ann!\",\"cancelled\":false}"));
 
     /* Bad server frames are refused without changing anything. */
     EXPECT(clawsocket_client_handle_frame(cli, 4, "nope", 4), CLAWSOCKET_INVALID_FRAME);

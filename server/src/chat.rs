@@ -171,7 +171,9 @@ fn render(event: &ClientEvent, printed: &mut HashMap<String, usize>) -> Option<S
             println!("[connected as {sender_id}, {how}]");
         }
         ClientEvent::Typing { .. } => {}
-        ClientEvent::Partial { message_id, text } => {
+        ClientEvent::Partial {
+            message_id, text, ..
+        } => {
             let shown = printed.entry(message_id.clone()).or_insert_with(|| {
                 let _ = write!(out, "agent> ");
                 0
@@ -186,6 +188,7 @@ fn render(event: &ClientEvent, printed: &mut HashMap<String, usize>) -> Option<S
             message_id,
             text,
             cancelled,
+            ..
         } => {
             match printed.remove(message_id) {
                 Some(shown) if text.get(..shown).is_some() => println!("{}", &text[shown..]),

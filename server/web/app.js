@@ -170,7 +170,28 @@ function refreshRunning() {
   $("typing").textContent = mine.some(([, phase]) => phase === "typing") ? "Agent is typing…" : "";
 }
 
+// The chat a session key belongs to: "" for this connection's direct session, the group id
+// for a group session (the key ends in the group id, percent-encoded), null otherwise.
+function chatForSession(key) {
+  if (!key) return null;
+  if (key === state.directSession) return "";
+  const marker = ":websocket:group:";
+  const at = key.indexOf(marker);
+  if (at < 0) return null;
+  try {
+    return decodeURIComponent(key.slice(at + marker.length));
+  } catch {
+    return null;
+  }
+}
+
 function onEvent(event) {
+  // A reply to a message this page did not send (another member of a group) goes to the chat
+  // of its session, not to whichever chat is open.
+  if (event.messageId && !state.messageChat.has(event.messageId)) {
+    const chat = chatForSession(event.sessionKey);
+    if (chat !== null) state.messageChat.set(event.messageId, chat);
+  }
   switch (event.event) {
     case "reconnect":
       openSocket();

@@ -166,6 +166,31 @@ async function groupChat(page, frames) {
   console.log("ok - a group chat sends groupId and keeps its own conversation");
 }
 
+async function otherMemberInGroup(page) {
+  // The page follows the group "team" (it sent there with protocol 2) and shows its direct chat.
+  assert.equal(await page.locator("#chat").inputValue(), "");
+  const url = `${server.base.replace("http", "ws")}/ws?senderId=bob&senderName=Bob&token=${TOKEN}&protocol=2`;
+  await page.evaluate((url) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.onopen = () => ws.send(JSON.stringify({
+      type: "chat.send", content: "Hi from Bob", chatType: "group", groupId: "team", messageId: "bob-1",
+    }));
+    ws.onmessage = (m) => {
+      const f = JSON.parse(m.data);
+      if (f.type === "chat.response" && f.done) {
+        ws.close();
+        // Not the page's own socket: keep it out of the list the later steps drop sockets from.
+        window.__sockets.splice(window.__sockets.indexOf(ws), 1);
+        resolve();
+      }
+    };
+    ws.onerror = () => reject(new Error("Bob's socket failed"));
+  }), url);
+  await page.waitForSelector('ol[data-chat="team"] li.msg.in[data-id="bob-1"][data-state="done"]', { state: "attached", timeout: WAIT });
+  assert.equal(await page.locator('ol[data-chat=""] li[data-id="bob-1"]').count(), 0, "another member's reply stays in the group");
+  console.log("ok - the reply to another group member lands in the group, not in the open chat");
+}
+
 async function cancel(page, frames) {
   const id = await sendText(page, "Please stop me");
   await page.waitForSelector(`li.msg.in[data-id="${id}"][data-state="streaming"]`, { timeout: WAIT });
@@ -276,6 +301,7 @@ try {
   console.log(`ok - screenshot of the conversation in ${screenshot}`);
   await errorFrame(page);
   await groupChat(page, frames);
+  await otherMemberInGroup(page);
   await cancel(page, frames);
   await dropMidReply(page, frames);
   await reload(page, first);

@@ -108,9 +108,11 @@ impl TryFrom<SendOptions> for clawsocket_core::SendOptions {
 
 /// What the client learned. `kind` says which fields are set: `ready` (protocol, senderId,
 /// authenticated, sessionKey, heartbeatMs), `acked` (messageId, duplicate), `typing`
-/// (messageId), `partial` (messageId, text so far), `reply` (messageId, text, cancelled),
-/// `error` (messageId?, code?, message, retryable, retryAfterMs?), `resume_gap` (sessionKey),
-/// `history` (frame), `reconnect` (attempt), `closed` (closeCode, reconnecting).
+/// (messageId, sessionKey?), `partial` (messageId, sessionKey?, text so far), `reply`
+/// (messageId, sessionKey?, text, cancelled), `error` (messageId?, sessionKey?, code?, message,
+/// retryable, retryAfterMs?), `resume_gap` (sessionKey), `history` (frame), `reconnect`
+/// (attempt), `closed` (closeCode, reconnecting). `sessionKey` on typing, partial, reply and
+/// error comes from protocol-2 servers only.
 #[napi(object)]
 #[derive(Debug, Default)]
 pub struct ClientEvent {
@@ -181,27 +183,39 @@ impl From<CoreEvent> for ClientEvent {
                 duplicate: Some(duplicate),
                 ..kind("acked")
             },
-            CoreEvent::Typing { message_id } => ClientEvent {
+            CoreEvent::Typing {
+                message_id,
+                session_key,
+            } => ClientEvent {
                 message_id: Some(message_id),
+                session_key,
                 ..kind("typing")
             },
-            CoreEvent::Partial { message_id, text } => ClientEvent {
+            CoreEvent::Partial {
+                message_id,
+                session_key,
+                text,
+            } => ClientEvent {
                 message_id: Some(message_id),
+                session_key,
                 text: Some(text),
                 ..kind("partial")
             },
             CoreEvent::Reply {
                 message_id,
+                session_key,
                 text,
                 cancelled,
             } => ClientEvent {
                 message_id: Some(message_id),
+                session_key,
                 text: Some(text),
                 cancelled: Some(cancelled),
                 ..kind("reply")
             },
             CoreEvent::Error {
                 message_id,
+                session_key,
                 code_text,
                 message,
                 retryable,
@@ -209,6 +223,7 @@ impl From<CoreEvent> for ClientEvent {
                 ..
             } => ClientEvent {
                 message_id,
+                session_key,
                 code: code_text,
                 message: Some(message),
                 retryable: Some(retryable),

@@ -81,6 +81,17 @@ describe('connect()', () => {
     assert.deepEqual(core.pollEvent(), { kind: 'reconnect', attempt: 0 });
     assert.throws(() => core.send(0, { content: '  ' }), (err) => err.code === 'empty_content');
     assert.throws(() => core.handleFrame(0, 'nope'), (err) => err.code === 'invalid_frame');
+    // Protocol 2 events name their session, so a client following several can route them.
+    core.handleOpen(1);
+    const key = 'agent:main:websocket:group:team';
+    core.handleFrame(2, JSON.stringify({ type: 'chat.stream', messageId: 'm', content: 'Hi', done: false, sessionKey: key, seq: 1 }));
+    core.handleFrame(3, JSON.stringify({ type: 'chat.response', messageId: 'm', content: 'Hi', done: true, sessionKey: key, seq: 2 }));
+    const partial = core.pollEvent();
+    assert.equal(partial.kind, 'partial');
+    assert.equal(partial.sessionKey, key);
+    const reply = core.pollEvent();
+    assert.equal(reply.kind, 'reply');
+    assert.equal(reply.sessionKey, key);
   });
 });
 

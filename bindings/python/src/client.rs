@@ -39,6 +39,9 @@ pub struct Acked {
 pub struct Typing {
     #[pyo3(get)]
     message_id: String,
+    /// The message's session (protocol 2; `None` from seed servers).
+    #[pyo3(get)]
+    session_key: Option<String>,
 }
 
 /// More of a reply arrived; `text` is everything so far.
@@ -47,6 +50,9 @@ pub struct Typing {
 pub struct Partial {
     #[pyo3(get)]
     message_id: String,
+    /// The reply's session (protocol 2; `None` from seed servers).
+    #[pyo3(get)]
+    session_key: Option<String>,
     #[pyo3(get)]
     text: String,
 }
@@ -57,6 +63,9 @@ pub struct Partial {
 pub struct Reply {
     #[pyo3(get)]
     message_id: String,
+    /// The reply's session (protocol 2; `None` from seed servers).
+    #[pyo3(get)]
+    session_key: Option<String>,
     #[pyo3(get)]
     text: String,
     #[pyo3(get)]
@@ -69,6 +78,9 @@ pub struct Reply {
 pub struct ErrorEvent {
     #[pyo3(get)]
     message_id: Option<String>,
+    /// The session concerned, when the error belongs to one (protocol 2).
+    #[pyo3(get)]
+    session_key: Option<String>,
     /// The stable code as sent (also codes newer than this client); `None` from seed servers.
     #[pyo3(get)]
     code: Option<String>,
@@ -175,18 +187,40 @@ fn event_to_python(py: Python<'_>, event: ClientEvent) -> PyResult<Py<PyAny>> {
             },
         )?
         .into_any(),
-        ClientEvent::Typing { message_id } => Py::new(py, Typing { message_id })?.into_any(),
-        ClientEvent::Partial { message_id, text } => {
-            Py::new(py, Partial { message_id, text })?.into_any()
-        }
+        ClientEvent::Typing {
+            message_id,
+            session_key,
+        } => Py::new(
+            py,
+            Typing {
+                message_id,
+                session_key,
+            },
+        )?
+        .into_any(),
+        ClientEvent::Partial {
+            message_id,
+            session_key,
+            text,
+        } => Py::new(
+            py,
+            Partial {
+                message_id,
+                session_key,
+                text,
+            },
+        )?
+        .into_any(),
         ClientEvent::Reply {
             message_id,
+            session_key,
             text,
             cancelled,
         } => Py::new(
             py,
             Reply {
                 message_id,
+                session_key,
                 text,
                 cancelled,
             },
@@ -194,6 +228,7 @@ fn event_to_python(py: Python<'_>, event: ClientEvent) -> PyResult<Py<PyAny>> {
         .into_any(),
         ClientEvent::Error {
             message_id,
+            session_key,
             code,
             code_text,
             message,
@@ -203,6 +238,7 @@ fn event_to_python(py: Python<'_>, event: ClientEvent) -> PyResult<Py<PyAny>> {
             py,
             ErrorEvent {
                 message_id,
+                session_key,
                 code: code_text,
                 known_code: code.is_some(),
                 message,

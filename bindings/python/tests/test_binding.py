@@ -137,10 +137,13 @@ def test_client_state_machine() -> None:
     partial1, partial2, reply = client.poll_events()
     assert isinstance(partial2, clawsocket.Partial) and partial2.text == "Hello"
     assert isinstance(reply, clawsocket.Reply) and reply.text == "Hello" and not reply.cancelled
+    # Each event names its session, so a client following several can route it.
+    assert partial1.session_key == key and reply.session_key == key
     assert client.last_seqs() == [(key, 3)]
     client.handle_frame(5, json.dumps({"type": "chat.error", "error": "slow down", "code": "rate_limited", "retryable": True}))
     (err,) = client.poll_events()
     assert isinstance(err, clawsocket.ErrorEvent) and err.code == "rate_limited" and err.known_code and err.retryable
+    assert err.session_key is None
     with pytest.raises(clawsocket.ClientError) as info:
         client.handle_frame(6, "[]")
     assert info.value.code == "invalid_frame"

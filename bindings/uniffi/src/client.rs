@@ -139,6 +139,8 @@ pub enum ClientEvent {
     Typing {
         /// Message id.
         message_id: String,
+        /// The message's session (protocol 2; `None` from seed servers).
+        session_key: Option<String>,
     },
     /// More of a reply arrived; `text` is everything so far.
     Partial {
@@ -146,6 +148,8 @@ pub enum ClientEvent {
         message_id: String,
         /// Text so far.
         text: String,
+        /// The reply's session (protocol 2; `None` from seed servers).
+        session_key: Option<String>,
     },
     /// A reply is complete (an empty id is the seed's greeting).
     Reply {
@@ -155,6 +159,8 @@ pub enum ClientEvent {
         text: String,
         /// Stopped early; `text` is what had been produced.
         cancelled: bool,
+        /// The reply's session (protocol 2; `None` from seed servers and the greeting).
+        session_key: Option<String>,
     },
     /// The server refused something or the agent failed.
     Error {
@@ -168,6 +174,8 @@ pub enum ClientEvent {
         retryable: bool,
         /// Suggested wait before retrying.
         retry_after_ms: Option<u64>,
+        /// The session concerned, when the error belongs to one (protocol 2).
+        session_key: Option<String>,
     },
     /// A resume could not replay everything: fetch history to fill the gap.
     ResumeGap {
@@ -217,19 +225,36 @@ impl From<core_api::ClientEvent> for ClientEvent {
                 message_id,
                 duplicate,
             },
-            E::Typing { message_id } => ClientEvent::Typing { message_id },
-            E::Partial { message_id, text } => ClientEvent::Partial { message_id, text },
+            E::Typing {
+                message_id,
+                session_key,
+            } => ClientEvent::Typing {
+                message_id,
+                session_key,
+            },
+            E::Partial {
+                message_id,
+                session_key,
+                text,
+            } => ClientEvent::Partial {
+                message_id,
+                text,
+                session_key,
+            },
             E::Reply {
                 message_id,
+                session_key,
                 text,
                 cancelled,
             } => ClientEvent::Reply {
                 message_id,
                 text,
                 cancelled,
+                session_key,
             },
             E::Error {
                 message_id,
+                session_key,
                 code_text,
                 message,
                 retryable,
@@ -241,6 +266,7 @@ impl From<core_api::ClientEvent> for ClientEvent {
                 message,
                 retryable,
                 retry_after_ms,
+                session_key,
             },
             E::ResumeGap { session_key } => ClientEvent::ResumeGap { session_key },
             E::History { frame } => ClientEvent::History { frame },

@@ -120,26 +120,35 @@ pub fn event_json(event: &ClientEvent) -> String {
             message_id,
             duplicate,
         } => json!({"event": "acked", "messageId": message_id, "duplicate": duplicate}),
-        ClientEvent::Typing { message_id } => json!({"event": "typing", "messageId": message_id}),
-        ClientEvent::Partial { message_id, text } => {
-            json!({"event": "partial", "messageId": message_id, "text": text})
+        ClientEvent::Typing {
+            message_id,
+            session_key,
+        } => json!({"event": "typing", "messageId": message_id, "sessionKey": session_key}),
+        ClientEvent::Partial {
+            message_id,
+            session_key,
+            text,
+        } => {
+            json!({"event": "partial", "messageId": message_id, "sessionKey": session_key, "text": text})
         }
         ClientEvent::Reply {
             message_id,
+            session_key,
             text,
             cancelled,
-        } => {
-            json!({"event": "reply", "messageId": message_id, "text": text, "cancelled": cancelled})
-        }
+        } => json!({"event": "reply", "messageId": message_id, "sessionKey": session_key,
+            "text": text, "cancelled": cancelled}),
         ClientEvent::Error {
             message_id,
+            session_key,
             code: _,
             code_text,
             message,
             retryable,
             retry_after_ms,
-        } => json!({"event": "error", "messageId": message_id, "code": code_text,
-            "message": message, "retryable": retryable, "retryAfterMs": retry_after_ms}),
+        } => json!({"event": "error", "messageId": message_id, "sessionKey": session_key,
+            "code": code_text, "message": message, "retryable": retryable,
+            "retryAfterMs": retry_after_ms}),
         ClientEvent::ResumeGap { session_key } => {
             json!({"event": "resume_gap", "sessionKey": session_key})
         }
@@ -184,6 +193,7 @@ mod tests {
     fn events_render_with_wire_names() {
         let e = ClientEvent::Error {
             message_id: Some("m1".into()),
+            session_key: Some("agent:main:websocket:group:team".into()),
             code: None,
             code_text: Some("busy".into()),
             message: "Session busy".into(),
@@ -194,5 +204,6 @@ mod tests {
         assert_eq!(v["event"], "error");
         assert_eq!(v["code"], "busy");
         assert_eq!(v["retryAfterMs"], 500);
+        assert_eq!(v["sessionKey"], "agent:main:websocket:group:team");
     }
 }

@@ -3309,7 +3309,10 @@ public enum ClientEvent: Equatable, Hashable {
     case typing(
         /**
          * Message id.
-         */messageId: String
+         */messageId: String, 
+        /**
+         * The message's session (protocol 2; `None` from seed servers).
+         */sessionKey: String?
     )
     /**
      * More of a reply arrived; `text` is everything so far.
@@ -3320,7 +3323,10 @@ public enum ClientEvent: Equatable, Hashable {
          */messageId: String, 
         /**
          * Text so far.
-         */text: String
+         */text: String, 
+        /**
+         * The reply's session (protocol 2; `None` from seed servers).
+         */sessionKey: String?
     )
     /**
      * A reply is complete (an empty id is the seed's greeting).
@@ -3334,7 +3340,10 @@ public enum ClientEvent: Equatable, Hashable {
          */text: String, 
         /**
          * Stopped early; `text` is what had been produced.
-         */cancelled: Bool
+         */cancelled: Bool, 
+        /**
+         * The reply's session (protocol 2; `None` from seed servers and the greeting).
+         */sessionKey: String?
     )
     /**
      * The server refused something or the agent failed.
@@ -3354,7 +3363,10 @@ public enum ClientEvent: Equatable, Hashable {
          */retryable: Bool, 
         /**
          * Suggested wait before retrying.
-         */retryAfterMs: UInt64?
+         */retryAfterMs: UInt64?, 
+        /**
+         * The session concerned, when the error belongs to one (protocol 2).
+         */sessionKey: String?
     )
     /**
      * A resume could not replay everything: fetch history to fill the gap.
@@ -3418,16 +3430,16 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         case 2: return .acked(messageId: try FfiConverterString.read(from: &buf), duplicate: try FfiConverterBool.read(from: &buf)
         )
         
-        case 3: return .typing(messageId: try FfiConverterString.read(from: &buf)
+        case 3: return .typing(messageId: try FfiConverterString.read(from: &buf), sessionKey: try FfiConverterOptionString.read(from: &buf)
         )
         
-        case 4: return .partial(messageId: try FfiConverterString.read(from: &buf), text: try FfiConverterString.read(from: &buf)
+        case 4: return .partial(messageId: try FfiConverterString.read(from: &buf), text: try FfiConverterString.read(from: &buf), sessionKey: try FfiConverterOptionString.read(from: &buf)
         )
         
-        case 5: return .reply(messageId: try FfiConverterString.read(from: &buf), text: try FfiConverterString.read(from: &buf), cancelled: try FfiConverterBool.read(from: &buf)
+        case 5: return .reply(messageId: try FfiConverterString.read(from: &buf), text: try FfiConverterString.read(from: &buf), cancelled: try FfiConverterBool.read(from: &buf), sessionKey: try FfiConverterOptionString.read(from: &buf)
         )
         
-        case 6: return .error(messageId: try FfiConverterOptionString.read(from: &buf), code: try FfiConverterOptionString.read(from: &buf), message: try FfiConverterString.read(from: &buf), retryable: try FfiConverterBool.read(from: &buf), retryAfterMs: try FfiConverterOptionUInt64.read(from: &buf)
+        case 6: return .error(messageId: try FfiConverterOptionString.read(from: &buf), code: try FfiConverterOptionString.read(from: &buf), message: try FfiConverterString.read(from: &buf), retryable: try FfiConverterBool.read(from: &buf), retryAfterMs: try FfiConverterOptionUInt64.read(from: &buf), sessionKey: try FfiConverterOptionString.read(from: &buf)
         )
         
         case 7: return .resumeGap(sessionKey: try FfiConverterString.read(from: &buf)
@@ -3465,31 +3477,35 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
             FfiConverterBool.write(duplicate, into: &buf)
             
         
-        case let .typing(messageId):
+        case let .typing(messageId,sessionKey):
             writeInt(&buf, Int32(3))
             FfiConverterString.write(messageId, into: &buf)
+            FfiConverterOptionString.write(sessionKey, into: &buf)
             
         
-        case let .partial(messageId,text):
+        case let .partial(messageId,text,sessionKey):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(messageId, into: &buf)
             FfiConverterString.write(text, into: &buf)
+            FfiConverterOptionString.write(sessionKey, into: &buf)
             
         
-        case let .reply(messageId,text,cancelled):
+        case let .reply(messageId,text,cancelled,sessionKey):
             writeInt(&buf, Int32(5))
             FfiConverterString.write(messageId, into: &buf)
             FfiConverterString.write(text, into: &buf)
             FfiConverterBool.write(cancelled, into: &buf)
+            FfiConverterOptionString.write(sessionKey, into: &buf)
             
         
-        case let .error(messageId,code,message,retryable,retryAfterMs):
+        case let .error(messageId,code,message,retryable,retryAfterMs,sessionKey):
             writeInt(&buf, Int32(6))
             FfiConverterOptionString.write(messageId, into: &buf)
             FfiConverterOptionString.write(code, into: &buf)
             FfiConverterString.write(message, into: &buf)
             FfiConverterBool.write(retryable, into: &buf)
             FfiConverterOptionUInt64.write(retryAfterMs, into: &buf)
+            FfiConverterOptionString.write(sessionKey, into: &buf)
             
         
         case let .resumeGap(sessionKey):

@@ -4641,7 +4641,11 @@ sealed class ClientEvent {
         /**
          * Message id.
          */
-        val `messageId`: kotlin.String) : ClientEvent()
+        val `messageId`: kotlin.String, 
+        /**
+         * The message's session (protocol 2; `None` from seed servers).
+         */
+        val `sessionKey`: kotlin.String?) : ClientEvent()
         
     {
         
@@ -4660,7 +4664,11 @@ sealed class ClientEvent {
         /**
          * Text so far.
          */
-        val `text`: kotlin.String) : ClientEvent()
+        val `text`: kotlin.String, 
+        /**
+         * The reply's session (protocol 2; `None` from seed servers).
+         */
+        val `sessionKey`: kotlin.String?) : ClientEvent()
         
     {
         
@@ -4683,7 +4691,11 @@ sealed class ClientEvent {
         /**
          * Stopped early; `text` is what had been produced.
          */
-        val `cancelled`: kotlin.Boolean) : ClientEvent()
+        val `cancelled`: kotlin.Boolean, 
+        /**
+         * The reply's session (protocol 2; `None` from seed servers and the greeting).
+         */
+        val `sessionKey`: kotlin.String?) : ClientEvent()
         
     {
         
@@ -4714,7 +4726,11 @@ sealed class ClientEvent {
         /**
          * Suggested wait before retrying.
          */
-        val `retryAfterMs`: kotlin.ULong?) : ClientEvent()
+        val `retryAfterMs`: kotlin.ULong?, 
+        /**
+         * The session concerned, when the error belongs to one (protocol 2).
+         */
+        val `sessionKey`: kotlin.String?) : ClientEvent()
         
     {
         
@@ -4815,15 +4831,18 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 )
             3 -> ClientEvent.Typing(
                 FfiConverterString.read(buf),
+                FfiConverterOptionalString.read(buf),
                 )
             4 -> ClientEvent.Partial(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
+                FfiConverterOptionalString.read(buf),
                 )
             5 -> ClientEvent.Reply(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterBoolean.read(buf),
+                FfiConverterOptionalString.read(buf),
                 )
             6 -> ClientEvent.Error(
                 FfiConverterOptionalString.read(buf),
@@ -4831,6 +4850,7 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 FfiConverterString.read(buf),
                 FfiConverterBoolean.read(buf),
                 FfiConverterOptionalULong.read(buf),
+                FfiConverterOptionalString.read(buf),
                 )
             7 -> ClientEvent.ResumeGap(
                 FfiConverterString.read(buf),
@@ -4874,6 +4894,7 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
             (
                 4UL
                 + FfiConverterString.allocationSize(value.`messageId`)
+                + FfiConverterOptionalString.allocationSize(value.`sessionKey`)
             )
         }
         is ClientEvent.Partial -> {
@@ -4882,6 +4903,7 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 4UL
                 + FfiConverterString.allocationSize(value.`messageId`)
                 + FfiConverterString.allocationSize(value.`text`)
+                + FfiConverterOptionalString.allocationSize(value.`sessionKey`)
             )
         }
         is ClientEvent.Reply -> {
@@ -4891,6 +4913,7 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 + FfiConverterString.allocationSize(value.`messageId`)
                 + FfiConverterString.allocationSize(value.`text`)
                 + FfiConverterBoolean.allocationSize(value.`cancelled`)
+                + FfiConverterOptionalString.allocationSize(value.`sessionKey`)
             )
         }
         is ClientEvent.Error -> {
@@ -4902,6 +4925,7 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 + FfiConverterString.allocationSize(value.`message`)
                 + FfiConverterBoolean.allocationSize(value.`retryable`)
                 + FfiConverterOptionalULong.allocationSize(value.`retryAfterMs`)
+                + FfiConverterOptionalString.allocationSize(value.`sessionKey`)
             )
         }
         is ClientEvent.ResumeGap -> {
@@ -4955,12 +4979,14 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
             is ClientEvent.Typing -> {
                 buf.putInt(3)
                 FfiConverterString.write(value.`messageId`, buf)
+                FfiConverterOptionalString.write(value.`sessionKey`, buf)
                 Unit
             }
             is ClientEvent.Partial -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`messageId`, buf)
                 FfiConverterString.write(value.`text`, buf)
+                FfiConverterOptionalString.write(value.`sessionKey`, buf)
                 Unit
             }
             is ClientEvent.Reply -> {
@@ -4968,6 +4994,7 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 FfiConverterString.write(value.`messageId`, buf)
                 FfiConverterString.write(value.`text`, buf)
                 FfiConverterBoolean.write(value.`cancelled`, buf)
+                FfiConverterOptionalString.write(value.`sessionKey`, buf)
                 Unit
             }
             is ClientEvent.Error -> {
@@ -4977,6 +5004,7 @@ public object FfiConverterTypeClientEvent : FfiConverterRustBuffer<ClientEvent>{
                 FfiConverterString.write(value.`message`, buf)
                 FfiConverterBoolean.write(value.`retryable`, buf)
                 FfiConverterOptionalULong.write(value.`retryAfterMs`, buf)
+                FfiConverterOptionalString.write(value.`sessionKey`, buf)
                 Unit
             }
             is ClientEvent.ResumeGap -> {

@@ -121,7 +121,8 @@ class BindingsApiTest {
                 serverToClient()
                 val events = generateSequence { client.pollEvent() }.toList()
                 assertTrue(events.first() is ClientEvent.Ready, events.toString())
-                assertEquals(ClientEvent.Reply(id, "Hello, Ann", false), events.last())
+                // Protocol 2 events name their session, so a client following several can route them.
+                assertEquals(ClientEvent.Reply(id, "Hello, Ann", false, "agent:main:websocket:direct:ann"), events.last())
                 assertEquals(listOf("Hello", "Hello, Ann"), events.filterIsInstance<ClientEvent.Partial>().map { it.text })
             }
         }

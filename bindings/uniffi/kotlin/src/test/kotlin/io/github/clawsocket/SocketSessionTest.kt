@@ -48,9 +48,10 @@ class SocketSessionTest {
         assertEquals("k-1", id)
         val seen = mutableListOf<ClientEvent>()
         val reply = host.await<ClientEvent.Reply>(seen)
-        assertEquals(ClientEvent.Reply(id, "You said: Hello over a real socket", false), reply)
+        val key = "agent:main:websocket:direct:kotlin-user"
+        assertEquals(ClientEvent.Reply(id, "You said: Hello over a real socket", false, key), reply)
         assertTrue(ClientEvent.Acked(id, false) in seen, "acked first: $seen")
-        assertTrue(ClientEvent.Typing(id) in seen, "typing: $seen")
+        assertTrue(ClientEvent.Typing(id, key) in seen, "typing: $seen")
         // Delta streaming on the wire, whole text so far in every Partial event.
         val partials = seen.filterIsInstance<ClientEvent.Partial>().map { it.text }
         assertEquals(listOf("You said: ", "You said: Hello over a real socket"), partials)
@@ -68,7 +69,8 @@ class SocketSessionTest {
         assertEquals(1.toUByte(), host.await<ClientEvent.Ready>().protocol)
         val id = host.send(SendOptions(content = "Hi", messageId = "m-1"))
         val seen = mutableListOf<ClientEvent>()
-        assertEquals(ClientEvent.Reply(id, "You said: Hi", false), host.await<ClientEvent.Reply>(seen))
+        // Seed frames name no session.
+        assertEquals(ClientEvent.Reply(id, "You said: Hi", false, null), host.await<ClientEvent.Reply>(seen))
         assertTrue(seen.none { it is ClientEvent.Acked }, "v1 has no acks: $seen")
     }
 
@@ -90,7 +92,7 @@ class SocketSessionTest {
         val seen = mutableListOf<ClientEvent>()
         host.await<ClientEvent.Ready>(seen)
         val reply = host.await<ClientEvent.Reply>(seen)
-        assertEquals(ClientEvent.Reply(id, "You said: slow question", false), reply)
+        assertEquals(ClientEvent.Reply(id, "You said: slow question", false, "agent:main:websocket:direct:phone"), reply)
         assertEquals(1, server.turns.size, "the message ran once")
         assertTrue(host.core.lastSeqs().single().seq > 0uL)
     }
