@@ -646,15 +646,7 @@ impl Server {
         turn: TurnId,
         text: Option<&str>,
     ) -> Result<(), UsageError> {
-        let Some(state) = self.running_turn(turn)? else {
-            return Ok(());
-        };
-        if let Some(text) = text {
-            state.text.clear();
-            state.text.push_str(text);
-        }
-        self.finish_turn(now, turn, Outcome::Completed, None);
-        Ok(())
+        self.end_reply(now, turn, text, Outcome::Completed)
     }
 
     /// The agent failed; the client gets `chat.error` with code `agent_error` and this text.
@@ -697,6 +689,17 @@ impl Server {
         turn: TurnId,
         text: Option<&str>,
     ) -> Result<(), UsageError> {
+        self.end_reply(now, turn, text, Outcome::Cancelled)
+    }
+
+    /// Ends a running turn with a reply: `text`, or what was streamed when `None`.
+    fn end_reply(
+        &mut self,
+        now: u64,
+        turn: TurnId,
+        text: Option<&str>,
+        outcome: Outcome,
+    ) -> Result<(), UsageError> {
         let Some(state) = self.running_turn(turn)? else {
             return Ok(());
         };
@@ -704,7 +707,7 @@ impl Server {
             state.text.clear();
             state.text.push_str(text);
         }
-        self.finish_turn(now, turn, Outcome::Cancelled, None);
+        self.finish_turn(now, turn, outcome, None);
         Ok(())
     }
 

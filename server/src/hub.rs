@@ -392,41 +392,35 @@ impl Hub {
                 let hub = self.clone();
                 let from_agent = self.agent.history(&session_key, limit, cursor.as_deref());
                 tokio::spawn(async move {
-                    if let Some(page) = from_agent {
-                        let page = page.await;
-                        let mut state = hub.lock();
-                        let now = hub.now();
-                        let _ = match page {
-                            Ok(page) => state.core.handle_history(now, request, Ok(page)),
-                            Err(reason) => state.core.handle_history(now, request, Err(&reason)),
-                        };
-                        hub.drain(&mut state);
-                        return;
-                    }
-                    let before = cursor.as_deref().and_then(|c| c.parse::<i64>().ok());
-                    let page = hub
-                        .store
-                        .history(session_key, limit, before)
-                        .await
-                        .map(|rows| {
-                            let next_cursor = (rows.len() as u32 == limit && limit > 0)
-                                .then(|| rows.first().map(|r| r.row.to_string()))
-                                .flatten();
-                            HistoryPage {
-                                messages: rows
-                                    .into_iter()
-                                    .map(|r| HistoryMessage {
-                                        message_id: r.message_id,
-                                        role: r.role,
-                                        sender_id: r.sender_id,
-                                        sender_name: r.sender_name,
-                                        content: r.content,
-                                        at: r.at,
-                                    })
-                                    .collect(),
-                                next_cursor,
-                            }
-                        });
+                    // The backend's own transcript when it keeps one, else the store's.
+                    let page = match from_agent {
+                        Some(page) => page.await,
+                        None => {
+                            let before = cursor.as_deref().and_then(|c| c.parse::<i64>().ok());
+                            hub.store
+                                .history(session_key, limit, before)
+                                .await
+                                .map(|rows| {
+                                    let next_cursor = (rows.len() as u32 == limit && limit > 0)
+                                        .then(|| rows.first().map(|r| r.row.to_string()))
+                                        .flatten();
+                                    HistoryPage {
+                                        messages: rows
+                                            .into_iter()
+                                            .map(|r| HistoryMessage {
+                                                message_id: r.message_id,
+                                                role: r.role,
+                                                sender_id: r.sender_id,
+                                                sender_name: r.sender_name,
+                                                content: r.content,
+                                                at: r.at,
+                                            })
+                                            .collect(),
+                                        next_cursor,
+                                    }
+                                })
+                        }
+                    };
                     let mut state = hub.lock();
                     let now = hub.now();
                     let _ = match page {

@@ -149,16 +149,11 @@ async fn supervise(shared: Arc<Shared>) {
                     "connected to the OpenClaw gateway"
                 );
                 backoff = FIRST_BACKOFF;
-                let (outbound, queue) = mpsc::unbounded_channel();
-                let connection = Arc::new(Connection {
-                    outbound,
-                    pending: Mutex::new(HashMap::new()),
-                    chats: Mutex::new(HashMap::new()),
-                    next_id: AtomicU64::new(1),
-                    protocol: hello.protocol,
-                    max_payload: hello.max_payload,
-                    request_timeout: Duration::from_millis(shared.settings.request_timeout_ms),
-                });
+                let (connection, queue) = Connection::new(
+                    hello.protocol,
+                    hello.max_payload,
+                    Duration::from_millis(shared.settings.request_timeout_ms),
+                );
                 shared.link.send_replace(Link::Up(connection.clone()));
                 let tick = Duration::from_millis(hello.tick_interval_ms);
                 let why = serve(socket, &connection, queue, tick).await;
@@ -367,6 +362,25 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// A connection after a successful handshake, and the queue of frames it sends.
+    fn new(
+        protocol: u64,
+        max_payload: Option<u64>,
+        request_timeout: Duration,
+    ) -> (Arc<Connection>, mpsc::UnboundedReceiver<String>) {
+        let (outbound, queue) = mpsc::unbounded_channel();
+        let connection = Arc::new(Connection {
+            outbound,
+            pending: Mutex::new(HashMap::new()),
+            chats: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            protocol,
+            max_payload,
+            request_timeout,
+        });
+        (connection, queue)
+    }
+
     /// Sends a request and waits for its response payload, or says why there is none.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, String> {
         let answered = self.enqueue(method, params)?;
@@ -534,17 +548,7 @@ mod tests {
     use super::*;
 
     fn connection() -> (Arc<Connection>, mpsc::UnboundedReceiver<String>) {
-        let (outbound, queue) = mpsc::unbounded_channel();
-        let connection = Arc::new(Connection {
-            outbound,
-            pending: Mutex::new(HashMap::new()),
-            chats: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
-            protocol: 4,
-            max_payload: None,
-            request_timeout: Duration::from_secs(1),
-        });
-        (connection, queue)
+        Connection::new(4, None, Duration::from_secs(1))
     }
 
     fn chat(run: &str, key: &str) -> String {
