@@ -64,7 +64,7 @@ impl Bench {
         let mut turn = None;
         while let Some(event) = self.server.poll_event() {
             if let Event::RunTurn(t) = event {
-                turn = Some(t.id);
+                turn = Some(t.id());
             }
         }
         turn.expect("turn")

@@ -21,7 +21,7 @@ fn main() {
         let mut turn = None;
         while let Some(event) = server.poll_event() {
             if let Event::RunTurn(t) = event {
-                turn = Some(t.id);
+                turn = Some(t.id());
             }
         }
         let turn = turn.unwrap();

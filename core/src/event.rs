@@ -5,6 +5,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -78,54 +79,185 @@ impl ChatType {
 
 /// Everything an agent needs to produce one reply. Client-controlled data (`custom_data`) and
 /// auth-service data (`auth`) stay in their own fields: neither can overwrite a context field.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Turn {
-    /// Handle for the agent output inputs.
-    pub id: TurnId,
-    /// `agent:<agentId>:websocket:<direct|group>:<id>`.
-    pub session_key: String,
-    /// Agent that should answer.
-    pub agent_id: String,
-    /// The client's `messageId`, or one the core generated (`msg-<n>`).
-    pub message_id: String,
-    /// Direct or group.
-    pub chat_type: ChatType,
-    /// Sender identity (authenticated `userId` when there is one).
-    pub sender_id: String,
-    /// Display name, when known.
-    pub sender_name: Option<String>,
-    /// Whether `sender_id` was verified by the auth service.
-    pub authenticated: bool,
-    /// Group id for group chats.
-    pub group_id: Option<String>,
-    /// Group subject for group chats, when given.
-    pub group_subject: Option<String>,
-    /// The text for the agent, built as the seed does: `[Replying to: "..."]`, blank line,
-    /// `<name>: <content>`.
-    pub body: String,
-    /// The message text as the client sent it.
-    pub content: String,
-    /// Quoted message id, when replying.
-    pub reply_to_id: Option<String>,
-    /// Quoted message text, when replying.
-    pub reply_to_body: Option<String>,
-    /// Accepted attachments.
-    pub media: Vec<Media>,
-    /// The client's `customData` object.
-    pub custom_data: Option<Value>,
-    /// The auth service's `data` object.
-    pub auth: Option<Value>,
-    /// The connection the message came in on.
-    pub connection: ConnectionId,
-    /// `now` when the message was accepted.
-    pub received_at: u64,
+///
+/// A turn is a shared handle: the core keeps the same turn while it runs, so cloning it is
+/// cheap, and its text fields live in one buffer (accepting a message allocates twice, not
+/// once per field).
+#[derive(Clone, PartialEq)]
+pub struct Turn(Arc<TurnData>);
+
+#[derive(Clone, PartialEq)]
+pub(crate) struct TurnData {
+    pub(crate) id: TurnId,
+    pub(crate) chat_type: ChatType,
+    pub(crate) authenticated: bool,
+    pub(crate) connection: ConnectionId,
+    pub(crate) received_at: u64,
+    pub(crate) text: TurnText,
+    pub(crate) media: Vec<Media>,
+    pub(crate) custom_data: Option<Value>,
+    pub(crate) auth: Option<Arc<Value>>,
+}
+
+/// A turn's text fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextField {
+    SessionKey,
+    AgentId,
+    MessageId,
+    SenderId,
+    SenderName,
+    GroupId,
+    GroupSubject,
+    Body,
+    Content,
+    ReplyToId,
+    ReplyToBody,
+}
+
+const TEXT_FIELDS: usize = TextField::ReplyToBody as usize + 1;
+
+/// A turn's text fields, written one after another into one string.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TurnText {
+    text: String,
+    /// Per field, its byte range in `text`; `None` when absent.
+    spans: [Option<(u32, u32)>; TEXT_FIELDS],
+}
+
+impl TurnText {
+    pub(crate) fn with_capacity(capacity: usize) -> TurnText {
+        TurnText {
+            text: String::with_capacity(capacity),
+            spans: [None; TEXT_FIELDS],
+        }
+    }
+
+    /// Sets `field` to `value` (each field is written once).
+    pub(crate) fn push(&mut self, field: TextField, value: &str) {
+        self.push_with(field, |text| text.push_str(value));
+    }
+
+    /// Sets `field` to whatever `write` appends.
+    pub(crate) fn push_with(&mut self, field: TextField, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        // Frames are far below 4 GiB (the core limits them), so offsets fit in u32.
+        self.spans[field as usize] = Some((start as u32, self.text.len() as u32));
+    }
+
+    pub(crate) fn push_opt(&mut self, field: TextField, value: Option<&str>) {
+        if let Some(value) = value {
+            self.push(field, value);
+        }
+    }
+
+    pub(crate) fn get(&self, field: TextField) -> Option<&str> {
+        let (start, end) = self.spans[field as usize]?;
+        self.text.get(start as usize..end as usize)
+    }
 }
 
 impl Turn {
+    pub(crate) fn new(data: TurnData) -> Turn {
+        Turn(Arc::new(data))
+    }
+
+    fn text(&self, field: TextField) -> &str {
+        self.0.text.get(field).unwrap_or_default()
+    }
+
+    /// Handle for the agent output inputs.
+    pub fn id(&self) -> TurnId {
+        self.0.id
+    }
+    /// `agent:<agentId>:websocket:<direct|group>:<id>`.
+    pub fn session_key(&self) -> &str {
+        self.text(TextField::SessionKey)
+    }
+    /// Agent that should answer.
+    pub fn agent_id(&self) -> &str {
+        self.text(TextField::AgentId)
+    }
+    /// The client's `messageId`, or one the core generated (`msg-<n>`).
+    pub fn message_id(&self) -> &str {
+        self.text(TextField::MessageId)
+    }
+    /// Direct or group.
+    pub fn chat_type(&self) -> ChatType {
+        self.0.chat_type
+    }
+    /// Sender identity (authenticated `userId` when there is one).
+    pub fn sender_id(&self) -> &str {
+        self.text(TextField::SenderId)
+    }
+    /// Display name, when known.
+    pub fn sender_name(&self) -> Option<&str> {
+        self.0.text.get(TextField::SenderName)
+    }
+    /// Whether `sender_id` was verified by the auth service.
+    pub fn authenticated(&self) -> bool {
+        self.0.authenticated
+    }
+    /// Group id for group chats.
+    pub fn group_id(&self) -> Option<&str> {
+        self.0.text.get(TextField::GroupId)
+    }
+    /// Group subject for group chats, when given.
+    pub fn group_subject(&self) -> Option<&str> {
+        self.0.text.get(TextField::GroupSubject)
+    }
+    /// The text for the agent, built as the seed does: `[Replying to: "..."]`, blank line,
+    /// `<name>: <content>`.
+    pub fn body(&self) -> &str {
+        self.text(TextField::Body)
+    }
+    /// The message text as the client sent it.
+    pub fn content(&self) -> &str {
+        self.text(TextField::Content)
+    }
+    /// Quoted message id, when replying.
+    pub fn reply_to_id(&self) -> Option<&str> {
+        self.0.text.get(TextField::ReplyToId)
+    }
+    /// Quoted message text, when replying.
+    pub fn reply_to_body(&self) -> Option<&str> {
+        self.0.text.get(TextField::ReplyToBody)
+    }
+    /// Accepted attachments (locations as the client sent them: the host resolves paths).
+    pub fn media(&self) -> &[Media] {
+        &self.0.media
+    }
+    /// The client's `customData` object.
+    pub fn custom_data(&self) -> Option<&Value> {
+        self.0.custom_data.as_ref()
+    }
+    /// The auth service's `data` object.
+    pub fn auth(&self) -> Option<&Value> {
+        self.0.auth.as_deref()
+    }
+    /// The connection the message came in on.
+    pub fn connection(&self) -> ConnectionId {
+        self.0.connection
+    }
+    /// `now` when the message was accepted.
+    pub fn received_at(&self) -> u64 {
+        self.0.received_at
+    }
+
+    /// The same turn with other attachments: the host resolves media paths before running it
+    /// (the core keeps the locations the client sent).
+    #[must_use]
+    pub fn with_media(&self, media: Vec<Media>) -> Turn {
+        let mut data = TurnData::clone(&self.0);
+        data.media = media;
+        Turn::new(data)
+    }
+
     /// The canonical JSON form (the `exec` backend's stdin, the bindings' turn context).
     pub fn to_json(&self) -> String {
         let mut media = String::from("[");
-        for (i, m) in self.media.iter().enumerate() {
+        for (i, m) in self.media().iter().enumerate() {
             if i > 0 {
                 media.push(',');
             }
@@ -141,37 +273,63 @@ impl Turn {
             );
         }
         media.push(']');
-        let mut w = ObjectWriter::object(256 + self.body.len() * 2)
-            .u64("turnId", self.id.0)
-            .str("sessionKey", &self.session_key)
-            .str("agentId", &self.agent_id)
-            .str("messageId", &self.message_id)
-            .str("chatType", self.chat_type.as_str())
-            .str("senderId", &self.sender_id)
-            .opt_str("senderName", self.sender_name.as_deref())
-            .bool("authenticated", self.authenticated)
-            .opt_str("groupId", self.group_id.as_deref())
-            .opt_str("groupSubject", self.group_subject.as_deref())
-            .str("body", &self.body)
-            .str("content", &self.content);
-        if self.reply_to_id.is_some() || self.reply_to_body.is_some() {
+        let mut w = ObjectWriter::object(256 + self.body().len() * 2)
+            .u64("turnId", self.id().0)
+            .str("sessionKey", self.session_key())
+            .str("agentId", self.agent_id())
+            .str("messageId", self.message_id())
+            .str("chatType", self.chat_type().as_str())
+            .str("senderId", self.sender_id())
+            .opt_str("senderName", self.sender_name())
+            .bool("authenticated", self.authenticated())
+            .opt_str("groupId", self.group_id())
+            .opt_str("groupSubject", self.group_subject())
+            .str("body", self.body())
+            .str("content", self.content());
+        if self.reply_to_id().is_some() || self.reply_to_body().is_some() {
             let reply = ObjectWriter::object(32)
-                .opt_str("messageId", self.reply_to_id.as_deref())
-                .opt_str("body", self.reply_to_body.as_deref())
+                .opt_str("messageId", self.reply_to_id())
+                .opt_str("body", self.reply_to_body())
                 .finish();
             w = w.raw("replyTo", &reply);
         }
         w = w.raw("media", &media);
-        if let Some(data) = &self.custom_data {
+        if let Some(data) = self.custom_data() {
             w = w.raw("customData", &json_value(data));
         }
-        if let Some(data) = &self.auth {
+        if let Some(data) = self.auth() {
             w = w.raw("auth", &json_value(data));
         }
         let mut conn = String::new();
-        let _ = fmt::Write::write_fmt(&mut conn, format_args!("{}", self.connection));
+        let _ = fmt::Write::write_fmt(&mut conn, format_args!("{}", self.connection()));
         w.str("connectionId", &conn)
-            .u64("receivedAt", self.received_at)
+            .u64("receivedAt", self.received_at())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Turn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Turn")
+            .field("id", &self.id())
+            .field("session_key", &self.session_key())
+            .field("agent_id", &self.agent_id())
+            .field("message_id", &self.message_id())
+            .field("chat_type", &self.chat_type())
+            .field("sender_id", &self.sender_id())
+            .field("sender_name", &self.sender_name())
+            .field("authenticated", &self.authenticated())
+            .field("group_id", &self.group_id())
+            .field("group_subject", &self.group_subject())
+            .field("body", &self.body())
+            .field("content", &self.content())
+            .field("reply_to_id", &self.reply_to_id())
+            .field("reply_to_body", &self.reply_to_body())
+            .field("media", &self.media())
+            .field("custom_data", &self.custom_data())
+            .field("auth", &self.auth())
+            .field("connection", &self.connection())
+            .field("received_at", &self.received_at())
             .finish()
     }
 }
@@ -255,7 +413,7 @@ pub enum Event {
     /// Create the workspace of a new dynamic agent (before running its first turn).
     ProvisionAgent(Box<AgentProvision>),
     /// Run this turn on its agent and feed the output back with `handle_agent_*`.
-    RunTurn(Box<Turn>),
+    RunTurn(Turn),
     /// Stop the agent of this turn; its frames are already final, later output is ignored.
     CancelTurn {
         /// The turn to stop.
@@ -317,8 +475,8 @@ impl fmt::Debug for Event {
             Event::ProvisionAgent(p) => f.debug_tuple("ProvisionAgent").field(&p.agent_id).finish(),
             Event::RunTurn(t) => f
                 .debug_struct("RunTurn")
-                .field("turn", &t.id)
-                .field("session_key", &t.session_key)
+                .field("turn", &t.id())
+                .field("session_key", &t.session_key())
                 .finish(),
             Event::CancelTurn { turn, reason } => f
                 .debug_struct("CancelTurn")

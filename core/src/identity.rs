@@ -84,21 +84,31 @@ pub fn encode_key_part(id: &str, out: &mut String) {
 /// The session key of a direct conversation with `peer`.
 pub fn direct_session_key(agent_id: &str, peer: &str) -> String {
     let mut key = String::with_capacity(32 + agent_id.len() + peer.len());
-    key.push_str("agent:");
-    key.push_str(agent_id);
-    key.push_str(":websocket:direct:");
-    encode_key_part(peer, &mut key);
+    push_direct_session_key(&mut key, agent_id, peer);
     key
+}
+
+/// Appends the session key of the direct chat with `peer`.
+pub(crate) fn push_direct_session_key(out: &mut String, agent_id: &str, peer: &str) {
+    out.push_str("agent:");
+    out.push_str(agent_id);
+    out.push_str(":websocket:direct:");
+    encode_key_part(peer, out);
 }
 
 /// The session key of group `group_id`.
 pub fn group_session_key(agent_id: &str, group_id: &str) -> String {
     let mut key = String::with_capacity(32 + agent_id.len() + group_id.len());
-    key.push_str("agent:");
-    key.push_str(agent_id);
-    key.push_str(":websocket:group:");
-    encode_key_part(group_id, &mut key);
+    push_group_session_key(&mut key, agent_id, group_id);
     key
+}
+
+/// Appends the session key of group `group_id`.
+pub(crate) fn push_group_session_key(out: &mut String, agent_id: &str, group_id: &str) {
+    out.push_str("agent:");
+    out.push_str(agent_id);
+    out.push_str(":websocket:group:");
+    encode_key_part(group_id, out);
 }
 
 /// Whether `id` is a valid OpenClaw agent id: `[a-z0-9][a-z0-9_-]{0,63}`. Such an id is also

@@ -13,6 +13,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
+mod flat;
+
 /// A JSON value captured without committing to a type.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Loose<'a> {
@@ -78,7 +80,7 @@ impl<'de> Visitor<'de> for LooseVisitor {
 /// Only the fields present are stored (a repeated key keeps its last value, as serde_json
 /// does), so building and dropping a frame costs per field sent, not per field known. The
 /// capacity covers every known key: no frame can overflow it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct RawFrame<'a> {
     /// False when the JSON document is not an object at all.
     pub is_object: bool,
@@ -266,6 +268,36 @@ impl Key {
         KEYS.get(self as usize).map_or("", |(_, name)| name)
     }
 
+    /// The key with this wire name (`Other` for any unknown name).
+    fn from_name(name: &str) -> Key {
+        // A `match` compiles to a switch on length before any byte comparison.
+        match name {
+            "type" => Key::Type,
+            "content" => Key::Content,
+            "messageId" => Key::MessageId,
+            "senderId" => Key::SenderId,
+            "senderName" => Key::SenderName,
+            "chatType" => Key::ChatType,
+            "groupId" => Key::GroupId,
+            "groupSubject" => Key::GroupSubject,
+            "replyToMessageId" => Key::ReplyToMessageId,
+            "replyToBody" => Key::ReplyToBody,
+            "mediaPath" => Key::MediaPath,
+            "mediaType" => Key::MediaType,
+            "mediaPaths" => Key::MediaPaths,
+            "mediaTypes" => Key::MediaTypes,
+            "customData" => Key::CustomData,
+            "protocol" => Key::Protocol,
+            "stream" => Key::Stream,
+            "lastSeq" => Key::LastSeq,
+            "sessionKey" => Key::Session,
+            "limit" => Key::Limit,
+            "cursor" => Key::Cursor,
+            "id" => Key::Id,
+            _ => Key::Other,
+        }
+    }
+
     fn error(self, expected: &'static str) -> FieldError {
         FieldError {
             field: self.name(),
@@ -290,32 +322,7 @@ impl Visitor<'_> for KeyVisitor {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-        // A `match` compiles to a switch on length before any byte comparison.
-        Ok(match key {
-            "type" => Key::Type,
-            "content" => Key::Content,
-            "messageId" => Key::MessageId,
-            "senderId" => Key::SenderId,
-            "senderName" => Key::SenderName,
-            "chatType" => Key::ChatType,
-            "groupId" => Key::GroupId,
-            "groupSubject" => Key::GroupSubject,
-            "replyToMessageId" => Key::ReplyToMessageId,
-            "replyToBody" => Key::ReplyToBody,
-            "mediaPath" => Key::MediaPath,
-            "mediaType" => Key::MediaType,
-            "mediaPaths" => Key::MediaPaths,
-            "mediaTypes" => Key::MediaTypes,
-            "customData" => Key::CustomData,
-            "protocol" => Key::Protocol,
-            "stream" => Key::Stream,
-            "lastSeq" => Key::LastSeq,
-            "sessionKey" => Key::Session,
-            "limit" => Key::Limit,
-            "cursor" => Key::Cursor,
-            "id" => Key::Id,
-            _ => Key::Other,
-        })
+        Ok(Key::from_name(key))
     }
 }
 
@@ -324,6 +331,16 @@ pub(crate) fn parse_into<'a>(
     text: &'a str,
     frame: &mut RawFrame<'a>,
 ) -> Result<(), serde_json::Error> {
+    // Most frames are flat objects of plain strings: read those directly, the rest with serde.
+    if flat::parse(text, frame) {
+        return Ok(());
+    }
+    *frame = RawFrame::default();
+    serde_parse_into(text, frame)
+}
+
+/// The full parser: any JSON document.
+fn serde_parse_into<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     FrameSeed(frame).deserialize(&mut de)?;
     de.end()
@@ -394,6 +411,54 @@ mod tests {
         assert_eq!(f.str(Key::Type).unwrap(), Some("ping"));
         assert_eq!(f.u64(Key::LastSeq).unwrap(), Some(2));
         assert_eq!(f.fields.len(), Key::COUNT);
+    }
+
+    /// The flat reader may only accept what the full parser accepts, read the same way.
+    #[test]
+    fn flat_reader_agrees_with_the_full_parser() {
+        let samples = [
+            r#"{"type":"chat.send","content":"Hello! How are you today?","senderName":"John"}"#,
+            r#" { "type" : "chat.resume" , "lastSeq" : 18446744073709551615 , "x":null } "#,
+            r#"{"type":"ping","id":0,"stream":true,"protocol":false,"content":"\u00e9"}"#,
+            r#"{"content":"a\"b","limit":007,"cursor":1.5e3,"id":-1,"customData":{"a":[1]}}"#,
+            r#"{"type":"chat.send","content":"中文 🦀 eight!!! bytes.","":"","type":"x"}"#,
+            "{}",
+            "\t{\n}\r\n",
+        ];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        const NOISE: &[u8] = b"{}[]\",:0123456789.eE-+ \t\n\x01tfnulrsaxy";
+        let mut accepted = 0;
+        for round in 0..40_000 {
+            let mut bytes = samples[round % samples.len()].as_bytes().to_vec();
+            for _ in 0..(next() % 4) {
+                let at = (next() as usize) % (bytes.len() + 1);
+                let noise = NOISE[(next() as usize) % NOISE.len()];
+                match next() % 3 {
+                    0 if at < bytes.len() => bytes[at] = noise,
+                    1 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, noise),
+                }
+            }
+            let Ok(text) = core::str::from_utf8(&bytes) else {
+                continue;
+            };
+            let mut fast = RawFrame::default();
+            if flat::parse(text, &mut fast) {
+                accepted += 1;
+                let mut full = RawFrame::default();
+                assert!(serde_parse_into(text, &mut full).is_ok(), "{text}");
+                assert_eq!(fast, full, "{text}");
+            }
+        }
+        assert!(accepted > 5_000, "only {accepted} accepted");
     }
 
     #[test]

@@ -35,8 +35,8 @@
 //! let mut turn = None;
 //! while let Some(event) = server.poll_event() {
 //!     if let Event::RunTurn(t) = event {
-//!         assert_eq!(t.body, "John: Hello!");
-//!         turn = Some(t.id); // start the agent; feed its output back:
+//!         assert_eq!(t.body(), "John: Hello!");
+//!         turn = Some(t.id()); // start the agent; feed its output back:
 //!     }
 //! }
 //! let turn = turn.unwrap();

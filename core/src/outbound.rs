@@ -123,7 +123,8 @@ pub(crate) fn push_u64(out: &mut String, mut value: u64) {
             break;
         }
     }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+    // ASCII digits: always UTF-8.
+    out.push_str(core::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// Appends `s` as a JSON string literal, escaping exactly as serde_json does.
@@ -171,38 +172,38 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// The length of the longest prefix of whole eight-byte words that need no escaping (the
-/// whole length when nothing does: the last partial word is checked padded with spaces).
-fn clean_prefix(bytes: &[u8]) -> usize {
+/// The length of the longest prefix that needs no escaping: the index of the first control
+/// character, `"` or `\\`, or the whole length. Eight bytes at a time.
+pub(crate) fn clean_prefix(bytes: &[u8]) -> usize {
     let mut words = bytes.chunks_exact(8);
     let mut clean = 0;
     for word in words.by_ref() {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
-        if needs_escape(u64::from_le_bytes(w)) {
-            return clean;
+        let mask = escape_mask(u64::from_le_bytes(w));
+        if mask != 0 {
+            return clean + (mask.trailing_zeros() / 8) as usize;
         }
         clean += 8;
     }
+    // The last partial word, padded with spaces (which need no escaping).
     let rest = words.remainder();
     let mut w = [b' '; 8];
     w[..rest.len()].copy_from_slice(rest);
-    if needs_escape(u64::from_le_bytes(w)) {
-        clean
-    } else {
-        bytes.len()
-    }
+    let mask = escape_mask(u64::from_le_bytes(w));
+    (clean + (mask.trailing_zeros() / 8) as usize).min(bytes.len())
 }
 
-/// Whether any of the eight bytes is a control character, `"` or `\\` (exact: the classic
-/// "has a byte less than n" bit trick, applied three times).
-fn needs_escape(word: u64) -> bool {
+/// The high bit of each byte that is a control character, `"` or `\\`, plus possibly bytes
+/// above such a byte: the classic "has a byte less than n" bit trick only errs upwards, past a
+/// borrow, so the lowest bit set is always exact.
+fn escape_mask(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
     let quote = word ^ (ONES * u64::from(b'"'));
     let backslash = word ^ (ONES * u64::from(b'\\'));
-    (below(word, 0x20) | below(quote, 1) | below(backslash, 1)) != 0
+    below(word, 0x20) | below(quote, 1) | below(backslash, 1)
 }
 
 /// `chat.typing` for one message.
@@ -308,6 +309,12 @@ mod tests {
             let mut ours = String::new();
             write_json_str(&mut ours, s);
             assert_eq!(ours, serde_json::to_string(s).unwrap());
+            let first = s.bytes().position(|b| b < 0x20 || b == b'"' || b == b'\\');
+            assert_eq!(
+                clean_prefix(s.as_bytes()),
+                first.unwrap_or(s.len()),
+                "{s:?}"
+            );
         }
     }
 

@@ -11,6 +11,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -21,8 +22,8 @@ use crate::chunk;
 use crate::config::{BusyPolicy, Config, DmPolicy, Limits};
 use crate::error::{ErrorCode, UsageError};
 use crate::event::{
-    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, Transmit, Turn,
-    TurnId,
+    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, TextField,
+    Transmit, Turn, TurnData, TurnId, TurnText,
 };
 use crate::identity;
 use crate::inbound::{self, FieldError, Key, Loose, RawFrame};
@@ -98,10 +99,11 @@ enum ConnState {
 
 #[derive(Debug, Clone)]
 struct Identity {
-    sender_id: String,
-    sender_name: Option<String>,
+    /// Shared with every turn being built from this connection, so none copies it first.
+    sender_id: Arc<str>,
+    sender_name: Option<Arc<str>>,
     authenticated: bool,
-    auth: Option<Value>,
+    auth: Option<Arc<Value>>,
 }
 
 struct Connection {
@@ -131,17 +133,26 @@ impl fmt::Debug for Connection {
 
 #[derive(Debug)]
 struct TurnState {
-    session_key: String,
-    message_id: String,
+    /// Shared with the host once the turn runs.
+    turn: Turn,
     origin: ConnectionId,
-    /// The turn for the host; taken when the turn starts.
-    pending_run: Option<Box<Turn>>,
+    /// Not yet handed to the host (it is queued behind another turn).
+    pending_run: bool,
     running: bool,
     text: String,
     last_output: u64,
     last_keepalive: u64,
     /// The scheduled check of this turn, so it can be removed when the turn ends.
     timer_at: Option<u64>,
+}
+
+impl TurnState {
+    fn session_key(&self) -> &str {
+        self.turn.session_key()
+    }
+    fn message_id(&self) -> &str {
+        self.turn.message_id()
+    }
 }
 
 #[derive(Debug)]
@@ -315,8 +326,8 @@ impl Server {
             state: ConnState::Open,
             query,
             identity: Identity {
-                sender_id,
-                sender_name,
+                sender_id: sender_id.into(),
+                sender_name: sender_name.map(Into::into),
                 authenticated: false,
                 auth: None,
             },
@@ -382,10 +393,10 @@ impl Server {
             Ok(verified) => {
                 if let Some(conn) = self.conns.get_mut(&connection) {
                     conn.identity = Identity {
-                        sender_id: verified.user_id,
-                        sender_name: verified.username,
+                        sender_id: verified.user_id.into(),
+                        sender_name: verified.username.map(Into::into),
                         authenticated: true,
-                        auth: Some(verified.data),
+                        auth: Some(Arc::new(verified.data)),
                     };
                 }
                 self.finish_auth(now, connection);
@@ -618,12 +629,12 @@ impl Server {
         let start = state.text.len();
         state.text.push_str(delta);
         let frame = SessionFrame::Stream {
-            message_id: Cow::Borrowed(&state.message_id),
+            message_id: Cow::Borrowed(state.message_id()),
             start,
             delta: Cow::Borrowed(delta),
             replace,
         };
-        let Some(session) = self.sessions.get_mut(&state.session_key) else {
+        let Some(session) = self.sessions.get_mut(state.session_key()) else {
             return Ok(());
         };
         emit_frame(
@@ -631,7 +642,7 @@ impl Server {
             &mut self.conns,
             &mut self.transmits,
             &self.config.limits,
-            &state.session_key,
+            state.session_key(),
             Origin::Connection(state.origin),
             frame,
             Some(&state.text),
@@ -1193,34 +1204,30 @@ impl Server {
             return;
         };
         let identity = &conn.identity;
-        let (sender_id, sender_name) = if identity.authenticated {
-            if fields.sender_id.is_some_and(|s| s != identity.sender_id) {
-                let text = "senderId does not match the authenticated identity";
-                return refuse(self, ErrorCode::IdentityMismatch, text);
-            }
-            (identity.sender_id.clone(), identity.sender_name.clone())
-        } else {
-            match fields.sender_id {
-                Some(s) if s != identity.sender_id => {
-                    (s.to_owned(), fields.sender_name.map(str::to_owned))
-                }
-                _ => (
-                    identity.sender_id.clone(),
-                    fields
-                        .sender_name
-                        .map(str::to_owned)
-                        .or_else(|| identity.sender_name.clone()),
-                ),
-            }
+        if identity.authenticated && fields.sender_id.is_some_and(|s| s != &*identity.sender_id) {
+            let text = "senderId does not match the authenticated identity";
+            return refuse(self, ErrorCode::IdentityMismatch, text);
+        }
+        let claimed = fields
+            .sender_id
+            .filter(|s| !identity.authenticated && *s != &*identity.sender_id);
+        // Shared with the connection: no copies until the turn's buffer is written.
+        let identity_id = identity.sender_id.clone();
+        let identity_name = identity.sender_name.clone();
+        let (sender_id, sender_name): (&str, Option<&str>) = match claimed {
+            Some(s) => (s, fields.sender_name),
+            None if identity.authenticated => (&identity_id, identity_name.as_deref()),
+            None => (
+                &identity_id,
+                fields.sender_name.or(identity_name.as_deref()),
+            ),
         };
         let authenticated = identity.authenticated;
         let auth_data = identity.auth.clone();
         let protocol = conn.protocol;
 
         // Rate: per authenticated identity, or per connection when the identity is only claimed.
-        if let Err(retry_after) =
-            self.take_rate(now, id, authenticated.then_some(sender_id.as_str()))
-        {
+        if let Err(retry_after) = self.take_rate(now, id, authenticated.then_some(sender_id)) {
             let text = format!("Rate limit exceeded; retry in {retry_after} ms");
             self.send_error(
                 id,
@@ -1236,9 +1243,7 @@ impl Server {
         }
 
         if chat_type == ChatType::Direct {
-            if let Err((code, text, pairing_code)) =
-                self.check_dm_policy(&sender_id, sender_name.as_deref())
-            {
+            if let Err((code, text, pairing_code)) = self.check_dm_policy(sender_id, sender_name) {
                 self.send_error(
                     id,
                     code,
@@ -1253,24 +1258,64 @@ impl Server {
             }
         }
 
+        // The turn's text, in one buffer; the message id follows once the message is accepted.
+        let reply_len = fields.reply_to_body.map_or(0, |b| 2 * b.len() + 24);
+        let mut text = TurnText::with_capacity(
+            96 + 2 * (sender_id.len() + sender_name.map_or(0, str::len) + content.len())
+                + self.config.agent_id.len()
+                + mid.map_or(24, str::len)
+                + fields.group_id.map_or(0, |g| 3 * g.len())
+                + fields.group_subject.map_or(0, str::len)
+                + fields.reply_to_id.map_or(0, str::len)
+                + reply_len,
+        );
         let (agent_id, provision) = match chat_type {
-            ChatType::Group => (self.config.agent_id.clone(), false),
-            ChatType::Direct => self.agent_for(&sender_id),
+            ChatType::Group => (Cow::Borrowed(self.config.agent_id.as_str()), false),
+            ChatType::Direct => self.agent_for(sender_id),
         };
-        let session_key = match (chat_type, fields.group_id) {
-            (ChatType::Group, Some(group)) => identity::group_session_key(&agent_id, group),
-            _ => identity::direct_session_key(&agent_id, &sender_id),
-        };
+        text.push(TextField::AgentId, &agent_id);
+        text.push_with(TextField::SessionKey, |out| match fields.group_id {
+            Some(group) if chat_type == ChatType::Group => {
+                identity::push_group_session_key(out, &agent_id, group)
+            }
+            _ => identity::push_direct_session_key(out, &agent_id, sender_id),
+        });
+        text.push(TextField::SenderId, sender_id);
+        text.push_opt(TextField::SenderName, sender_name);
+        text.push_opt(TextField::GroupId, fields.group_id);
+        text.push_opt(TextField::GroupSubject, fields.group_subject);
+        text.push(TextField::Content, content);
+        text.push_opt(TextField::ReplyToId, fields.reply_to_id);
+        text.push_opt(TextField::ReplyToBody, fields.reply_to_body);
+        text.push_with(TextField::Body, |out| {
+            push_envelope(
+                out,
+                sender_name.unwrap_or(sender_id),
+                content,
+                fields.reply_to_body,
+            )
+        });
+        let provision = provision.then(|| AgentProvision {
+            agent_id: agent_id.clone().into_owned(),
+            user_id: sender_id.to_owned(),
+            user_name: sender_name.map(str::to_owned),
+            auth: auth_data.as_deref().cloned(),
+        });
+        drop(agent_id);
+        let session_key = text.get(TextField::SessionKey).unwrap_or_default();
 
         // Idempotent sends (v2): a repeated client message id is acknowledged, not run again.
         if protocol >= 2 {
-            if let (Some(m), Some(session)) = (mid, self.sessions.get(&session_key)) {
+            if let (Some(m), Some(session)) = (mid, self.sessions.get(session_key)) {
                 if let Some(ack_seq) = session.recent.get(m) {
                     let frame = ObjectWriter::frame("chat.ack", 64 + m.len())
                         .str("messageId", m)
-                        .str("senderId", &sender_id)
+                        .str(
+                            "senderId",
+                            text.get(TextField::SenderId).unwrap_or_default(),
+                        )
                         .bool("duplicate", true)
-                        .seq(Some((ack_seq, &session_key)))
+                        .seq(Some((ack_seq, session_key)))
                         .finish();
                     self.send_text(id, frame);
                     return;
@@ -1281,10 +1326,10 @@ impl Server {
         // Busy policy.
         let busy = self
             .sessions
-            .get(&session_key)
+            .get(session_key)
             .is_some_and(|s| s.running.is_some() || !s.queue.is_empty());
         if busy {
-            let queued = self.sessions.get(&session_key).map_or(0, |s| s.queue.len());
+            let queued = self.sessions.get(session_key).map_or(0, |s| s.queue.len());
             let refusal = match self.config.busy_policy {
                 BusyPolicy::Reject => Some("The agent is still replying in this session"),
                 BusyPolicy::Queue if queued >= self.config.limits.max_queued_turns => {
@@ -1292,14 +1337,14 @@ impl Server {
                 }
                 _ => None,
             };
-            if let Some(text) = refusal {
-                return refuse(self, ErrorCode::Busy, text);
+            if let Some(refusal) = refusal {
+                return refuse(self, ErrorCode::Busy, refusal);
             }
             if self.config.busy_policy == BusyPolicy::Interrupt {
-                let doomed: Vec<TurnId> = self.sessions[&session_key]
+                let doomed: Vec<TurnId> = self.sessions[session_key]
                     .running
                     .iter()
-                    .chain(self.sessions[&session_key].queue.iter())
+                    .chain(self.sessions[session_key].queue.iter())
                     .copied()
                     .collect();
                 for turn in doomed {
@@ -1308,55 +1353,34 @@ impl Server {
             }
         }
 
-        let message_id = match mid {
-            Some(m) => m.to_owned(),
+        match mid {
+            Some(m) => text.push(TextField::MessageId, m),
             None => {
                 self.next_message += 1;
-                let mut id = String::with_capacity(24);
-                id.push_str("msg-");
-                outbound::push_u64(&mut id, self.next_message);
-                id
+                let n = self.next_message;
+                text.push_with(TextField::MessageId, |out| {
+                    out.push_str("msg-");
+                    outbound::push_u64(out, n);
+                });
             }
-        };
-        let body = envelope(
-            sender_name.as_deref().unwrap_or(&sender_id),
-            content,
-            fields.reply_to_body,
-        );
-        if provision {
-            self.dynamic_agents.insert(agent_id.clone());
         }
-        let provision = provision.then(|| AgentProvision {
-            agent_id: agent_id.clone(),
-            user_id: sender_id.clone(),
-            user_name: sender_name.clone(),
-            auth: auth_data.clone(),
-        });
+        if let Some(p) = &provision {
+            self.dynamic_agents.insert(p.agent_id.clone());
+        }
         self.next_turn += 1;
         let turn_id = TurnId(self.next_turn);
-        // The turn owns its strings (the host keeps it); the state keeps only the two it needs.
-        let turn = Box::new(Turn {
+        let turn = Turn::new(TurnData {
             id: turn_id,
-            session_key,
-            agent_id,
-            message_id,
             chat_type,
-            sender_id,
-            sender_name,
             authenticated,
-            group_id: fields.group_id.map(str::to_owned),
-            group_subject: fields.group_subject.map(str::to_owned),
-            body,
-            content: content.to_owned(),
-            reply_to_id: fields.reply_to_id.map(str::to_owned),
-            reply_to_body: fields.reply_to_body.map(str::to_owned),
+            connection: id,
+            received_at: now,
+            text,
             media,
             custom_data,
             auth: auth_data,
-            connection: id,
-            received_at: now,
         });
-        let session_key = turn.session_key.as_str();
+        let session_key = turn.session_key();
 
         if protocol >= 2 {
             self.attach(now, id, session_key);
@@ -1374,8 +1398,8 @@ impl Server {
         let (conns, transmits, limits) =
             (&mut self.conns, &mut self.transmits, &self.config.limits);
         let ack = SessionFrame::Ack {
-            message_id: Cow::Borrowed(&turn.message_id),
-            sender_id: Cow::Borrowed(&turn.sender_id),
+            message_id: Cow::Borrowed(turn.message_id()),
+            sender_id: Cow::Borrowed(turn.sender_id()),
         };
         let ack_seq = emit_frame(
             session,
@@ -1391,7 +1415,7 @@ impl Server {
             session.recent.insert(m, ack_seq);
         }
         let typing = SessionFrame::Typing {
-            message_id: Cow::Borrowed(&turn.message_id),
+            message_id: Cow::Borrowed(turn.message_id()),
         };
         let origin = Origin::Connection(id);
         emit_frame(
@@ -1416,10 +1440,9 @@ impl Server {
         self.turns.insert(
             turn_id,
             TurnState {
-                session_key: turn.session_key.clone(),
-                message_id: turn.message_id.clone(),
+                turn,
                 origin: id,
-                pending_run: Some(turn),
+                pending_run: true,
                 running: false,
                 text: String::new(),
                 last_output: now,
@@ -1507,20 +1530,19 @@ impl Server {
     }
 
     /// The agent for a direct sender, and whether it must be provisioned first.
-    fn agent_for(&self, sender_id: &str) -> (String, bool) {
+    fn agent_for(&self, sender_id: &str) -> (Cow<'_, str>, bool) {
         let dynamic = &self.config.dynamic_agents;
+        let configured = Cow::Borrowed(self.config.agent_id.as_str());
         if !dynamic.enabled {
-            return (self.config.agent_id.clone(), false);
+            return (configured, false);
         }
         let agent = identity::dynamic_agent_id(sender_id);
         if self.dynamic_agents.contains(&agent) {
-            return (agent, false);
+            return (Cow::Owned(agent), false);
         }
         match dynamic.max_agents {
-            Some(max) if self.dynamic_agents.len() >= max as usize => {
-                (self.config.agent_id.clone(), false)
-            }
-            _ => (agent, true),
+            Some(max) if self.dynamic_agents.len() >= max as usize => (configured, false),
+            _ => (Cow::Owned(agent), true),
         }
     }
 
@@ -1548,7 +1570,7 @@ impl Server {
                 .turns
                 .iter()
                 .filter(|(_, t)| {
-                    t.message_id == m && (t.origin == id || self.may_access(id, &t.session_key))
+                    t.message_id() == m && (t.origin == id || self.may_access(id, t.session_key()))
                 })
                 .map(|(turn, t)| (*turn, t.running))
                 .max_by_key(|(_, running)| *running)
@@ -1632,8 +1654,8 @@ impl Server {
                                     .values()
                                     .find(|t| {
                                         t.running
-                                            && &t.message_id == message_id
-                                            && t.session_key == key
+                                            && t.message_id() == message_id
+                                            && t.session_key() == key
                                     })
                                     .map(|t| t.text.clone())
                                     .or_else(|| session.reply_text(message_id))
@@ -1670,7 +1692,7 @@ impl Server {
                 if let Some(turn) = session.running.and_then(|t| self.turns.get(&t)) {
                     frames.push(
                         ObjectWriter::frame("chat.stream", 64 + turn.text.len())
-                            .str("messageId", &turn.message_id)
+                            .str("messageId", turn.message_id())
                             .str("content", &turn.text)
                             .bool("done", false)
                             .bool("snapshot", true)
@@ -1817,8 +1839,8 @@ impl Server {
         state.running = true;
         state.last_output = now;
         state.last_keepalive = now;
-        let run = state.pending_run.take();
-        if let Some(session) = self.sessions.get_mut(&state.session_key) {
+        let run = core::mem::take(&mut state.pending_run).then(|| state.turn.clone());
+        if let Some(session) = self.sessions.get_mut(state.session_key()) {
             session.running = Some(turn_id);
         }
         self.schedule_turn(turn_id);
@@ -1864,9 +1886,9 @@ impl Server {
         if t.keepalive_ms > 0 && now >= state.last_keepalive.max(state.last_output) + t.keepalive_ms
         {
             let (key, origin, message_id) = (
-                state.session_key.clone(),
+                state.session_key().to_owned(),
                 state.origin,
-                state.message_id.clone(),
+                state.message_id().to_owned(),
             );
             self.send_keepalive(now, &key, origin, &message_id);
             if let Some(state) = self.turns.get_mut(&turn) {
@@ -1920,21 +1942,22 @@ impl Server {
         outcome: Outcome,
         error: Option<(ErrorCode, &str)>,
     ) {
-        let Some(state) = self.turns.remove(&turn) else {
+        let Some(mut state) = self.turns.remove(&turn) else {
             return;
         };
         if let Some(at) = state.timer_at {
             self.timers.cancel(at, Timer::Turn(turn));
         }
-        let key = state.session_key;
+        let handle = state.turn.clone();
+        let key = handle.session_key();
         let origin = Origin::Connection(state.origin);
         let text = match error {
             Some((code, text)) => {
                 self.emit(
-                    &key,
+                    key,
                     origin,
                     SessionFrame::Error {
-                        message_id: Cow::Borrowed(&state.message_id),
+                        message_id: Cow::Borrowed(state.message_id()),
                         code,
                         text: Cow::Borrowed(text),
                         partial: Cow::Borrowed(&state.text),
@@ -1956,10 +1979,10 @@ impl Server {
                 let total = chunks.len();
                 for (i, content) in chunks.iter().enumerate() {
                     self.emit(
-                        &key,
+                        key,
                         origin,
                         SessionFrame::Response {
-                            message_id: Cow::Borrowed(&state.message_id),
+                            message_id: Cow::Borrowed(state.message_id()),
                             content: Cow::Borrowed(content),
                             index: i + 1,
                             chunks: total,
@@ -1968,10 +1991,10 @@ impl Server {
                         None,
                     );
                 }
-                state.text
+                core::mem::take(&mut state.text)
             }
         };
-        let next = match self.sessions.get_mut(&key) {
+        let next = match self.sessions.get_mut(key) {
             Some(session) => {
                 session.last_active = now;
                 if session.running == Some(turn) {
@@ -1988,8 +2011,8 @@ impl Server {
         };
         self.events.push_back(Event::TurnFinished {
             turn,
-            session_key: key,
-            message_id: state.message_id,
+            session_key: key.to_owned(),
+            message_id: handle.message_id().to_owned(),
             outcome,
             text,
         });
@@ -2101,8 +2124,7 @@ fn collect_media(fields: &SendFields<'_>) -> Result<Vec<Media>, String> {
 }
 
 /// The agent's input, as the seed builds it.
-fn envelope(name: &str, content: &str, reply_to_body: Option<&str>) -> String {
-    let mut body = String::with_capacity(name.len() + content.len() + 2);
+fn push_envelope(body: &mut String, name: &str, content: &str, reply_to_body: Option<&str>) {
     if let Some(quote) = reply_to_body {
         body.push_str("[Replying to: \"");
         body.push_str(quote);
@@ -2111,7 +2133,6 @@ fn envelope(name: &str, content: &str, reply_to_body: Option<&str>) -> String {
     body.push_str(name);
     body.push_str(": ");
     body.push_str(content);
-    body
 }
 
 fn frame_too_large_text(max: usize) -> String {
@@ -2226,7 +2247,7 @@ mod tests {
                 .unwrap();
             let turn = core::iter::from_fn(|| server.poll_event())
                 .find_map(|e| match e {
-                    Event::RunTurn(t) => Some(t.id),
+                    Event::RunTurn(t) => Some(t.id()),
                     _ => None,
                 })
                 .unwrap();

@@ -35,7 +35,7 @@ fn start(server: &mut Server, conn: ConnectionId) -> TurnId {
     drain(server);
     std::iter::from_fn(|| server.poll_event())
         .find_map(|e| match e {
-            Event::RunTurn(t) => Some(t.id),
+            Event::RunTurn(t) => Some(t.id()),
             _ => None,
         })
         .expect("turn")

@@ -244,7 +244,7 @@ fn replay_survives_a_restart_through_export_and_restore() {
     let turn = std::iter::from_fn(|| before.poll_event())
         .find_map(|e| {
             if let Event::RunTurn(t) = e {
-                Some(t.id)
+                Some(t.id())
             } else {
                 None
             }

@@ -228,7 +228,7 @@ fn random_inputs_keep_invariants() {
                     "seed {seed}: event JSON {json}"
                 );
                 match e {
-                    Event::RunTurn(t) => turns.push(t.id),
+                    Event::RunTurn(t) => turns.push(t.id()),
                     Event::VerifyToken { connection, .. } => verifying.push(connection),
                     Event::FetchHistory { request, .. } => history.push(request),
                     _ => {}
@@ -445,13 +445,14 @@ fn run_resume_simulation(seed: u64, replay_frames: usize) -> Stats {
         }
         while let Some(event) = server.poll_event() {
             if let Event::RunTurn(turn) = event {
-                *runs.entry(turn.message_id.clone()).or_default() += 1;
-                let words: Vec<String> = format!("reply to {} ({})", turn.content, turn.message_id)
-                    .split_inclusive(' ')
-                    .map(str::to_owned)
-                    .collect();
-                expected.insert(turn.message_id.clone(), words.concat());
-                running.push((turn.id, words));
+                *runs.entry(turn.message_id().to_owned()).or_default() += 1;
+                let words: Vec<String> =
+                    format!("reply to {} ({})", turn.content(), turn.message_id())
+                        .split_inclusive(' ')
+                        .map(str::to_owned)
+                        .collect();
+                expected.insert(turn.message_id().to_owned(), words.concat());
+                running.push((turn.id(), words));
             }
         }
         if quiet && running.is_empty() && step > 5500 {

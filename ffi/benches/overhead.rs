@@ -26,7 +26,7 @@ fn bare_turn(server: &mut Server, conn: ConnectionId, now: u64) {
     }
     while let Some(e) = server.poll_event() {
         if let Event::RunTurn(t) = &e {
-            turn = Some(t.id);
+            turn = Some(t.id());
         }
         black_box(e.to_json());
     }

@@ -87,7 +87,7 @@ fn describe(event: &Event) -> (ClawsocketEventKind, u64) {
     match event {
         Event::VerifyToken { connection, .. } => (CLAWSOCKET_EVENT_VERIFY_TOKEN, connection.0),
         Event::ProvisionAgent(_) => (CLAWSOCKET_EVENT_PROVISION_AGENT, 0),
-        Event::RunTurn(turn) => (CLAWSOCKET_EVENT_RUN_TURN, turn.id.0),
+        Event::RunTurn(turn) => (CLAWSOCKET_EVENT_RUN_TURN, turn.id().0),
         Event::CancelTurn { turn, .. } => (CLAWSOCKET_EVENT_CANCEL_TURN, turn.0),
         Event::TurnFinished { turn, .. } => (CLAWSOCKET_EVENT_TURN_FINISHED, turn.0),
         Event::PairingRequested { .. } => (CLAWSOCKET_EVENT_PAIRING_REQUESTED, 0),

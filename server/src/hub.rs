@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use clawsocket_core::{
-    ConnectionId, Event, HistoryMessage, HistoryPage, Payload, Server, Turn, TurnId,
+    ConnectionId, Event, HistoryMessage, HistoryPage, MediaKind, Payload, Server, Turn, TurnId,
 };
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -442,28 +442,33 @@ impl Hub {
         }
     }
 
-    fn start_turn(self: &Arc<Self>, state: &mut State, now: u64, mut turn: Box<Turn>) {
+    fn start_turn(self: &Arc<Self>, state: &mut State, now: u64, mut turn: Turn) {
         state.metrics.turns_started += 1;
-        let id = turn.id;
-        if let Err(reason) =
-            crate::media::resolve(self.settings.media_root.as_deref(), &mut turn.media)
-        {
-            let _ = state.core.handle_agent_error(now, id, &reason);
-            return;
+        let id = turn.id();
+        if turn.media().iter().any(|m| m.kind == MediaKind::Path) {
+            // The agent gets the files under the media root; the core keeps what was sent.
+            let mut media = turn.media().to_vec();
+            if let Err(reason) =
+                crate::media::resolve(self.settings.media_root.as_deref(), &mut media)
+            {
+                let _ = state.core.handle_agent_error(now, id, &reason);
+                return;
+            }
+            turn = turn.with_media(media);
         }
         let workspace = state
             .workspaces
-            .get(&turn.agent_id)
+            .get(turn.agent_id())
             .cloned()
             .unwrap_or_else(|| self.settings.workspace.clone());
         let hub = self.clone();
         let task = tokio::spawn(async move {
             let message = UserMessage {
-                session_key: turn.session_key.clone(),
-                message_id: turn.message_id.clone(),
-                sender_id: turn.sender_id.clone(),
-                sender_name: turn.sender_name.clone(),
-                content: turn.content.clone(),
+                session_key: turn.session_key().to_owned(),
+                message_id: turn.message_id().to_owned(),
+                sender_id: turn.sender_id().to_owned(),
+                sender_name: turn.sender_name().map(str::to_owned),
+                content: turn.content().to_owned(),
                 at: unix_ms(),
             };
             let history = hub

@@ -83,7 +83,7 @@ impl EventIds {
     fn of(event: &Event) -> Self {
         let (connection, turn, request) = match event {
             Event::VerifyToken { connection, .. } => (Some(connection.0), None, None),
-            Event::RunTurn(t) => (Some(t.connection.0), Some(t.id.0), None),
+            Event::RunTurn(t) => (Some(t.connection().0), Some(t.id().0), None),
             Event::CancelTurn { turn, .. } | Event::TurnFinished { turn, .. } => {
                 (None, Some(turn.0), None)
             }

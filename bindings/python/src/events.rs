@@ -80,65 +80,65 @@ pub struct Turn {
 impl Turn {
     #[getter]
     fn id(&self) -> u64 {
-        self.inner.id.0
+        self.inner.id().0
     }
     #[getter]
     fn session_key(&self) -> &str {
-        &self.inner.session_key
+        self.inner.session_key()
     }
     #[getter]
     fn agent_id(&self) -> &str {
-        &self.inner.agent_id
+        self.inner.agent_id()
     }
     #[getter]
     fn message_id(&self) -> &str {
-        &self.inner.message_id
+        self.inner.message_id()
     }
     #[getter]
     fn chat_type(&self) -> &'static str {
-        self.inner.chat_type.as_str()
+        self.inner.chat_type().as_str()
     }
     #[getter]
     fn sender_id(&self) -> &str {
-        &self.inner.sender_id
+        self.inner.sender_id()
     }
     #[getter]
     fn sender_name(&self) -> Option<&str> {
-        self.inner.sender_name.as_deref()
+        self.inner.sender_name()
     }
     #[getter]
     fn authenticated(&self) -> bool {
-        self.inner.authenticated
+        self.inner.authenticated()
     }
     #[getter]
     fn group_id(&self) -> Option<&str> {
-        self.inner.group_id.as_deref()
+        self.inner.group_id()
     }
     #[getter]
     fn group_subject(&self) -> Option<&str> {
-        self.inner.group_subject.as_deref()
+        self.inner.group_subject()
     }
     #[getter]
     fn body(&self) -> &str {
-        &self.inner.body
+        self.inner.body()
     }
     #[getter]
     fn content(&self) -> &str {
-        &self.inner.content
+        self.inner.content()
     }
     #[getter]
     fn reply_to_id(&self) -> Option<&str> {
-        self.inner.reply_to_id.as_deref()
+        self.inner.reply_to_id()
     }
     #[getter]
     fn reply_to_body(&self) -> Option<&str> {
-        self.inner.reply_to_body.as_deref()
+        self.inner.reply_to_body()
     }
     /// Accepted attachments as `(kind, location, mime_type)`, kind being `"url"` or `"path"`.
     #[getter]
     fn media(&self) -> Vec<(&'static str, String, Option<String>)> {
         self.inner
-            .media
+            .media()
             .iter()
             .map(|m| {
                 let kind = match m.kind {
@@ -151,19 +151,19 @@ impl Turn {
     }
     #[getter]
     fn custom_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        optional_json(py, self.inner.custom_data.as_ref())
+        optional_json(py, self.inner.custom_data())
     }
     #[getter]
     fn auth<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        optional_json(py, self.inner.auth.as_ref())
+        optional_json(py, self.inner.auth())
     }
     #[getter]
     fn connection(&self) -> u64 {
-        self.inner.connection.0
+        self.inner.connection().0
     }
     #[getter]
     fn received_at(&self) -> u64 {
-        self.inner.received_at
+        self.inner.received_at()
     }
 
     /// The canonical JSON form (the turn context handed to agents).
@@ -174,7 +174,9 @@ impl Turn {
     fn __repr__(&self) -> String {
         format!(
             "Turn(id={}, session_key={:?}, message_id={:?})",
-            self.inner.id.0, self.inner.session_key, self.inner.message_id
+            self.inner.id().0,
+            self.inner.session_key(),
+            self.inner.message_id()
         )
     }
 }
@@ -274,10 +276,10 @@ impl RunTurn {
         "run_turn"
     }
     fn to_json(&self) -> String {
-        Event::RunTurn(Box::new(self.turn.get().inner.clone())).to_json()
+        Event::RunTurn(self.turn.get().inner.clone()).to_json()
     }
     fn __repr__(&self) -> String {
-        format!("RunTurn(turn={})", self.turn.get().inner.id.0)
+        format!("RunTurn(turn={})", self.turn.get().inner.id().0)
     }
 }
 
@@ -480,7 +482,7 @@ pub fn to_python(py: Python<'_>, event: Event) -> PyResult<Py<PyAny>> {
         .into_any(),
         Event::ProvisionAgent(p) => Py::new(py, ProvisionAgent { inner: *p })?.into_any(),
         Event::RunTurn(turn) => {
-            let turn = Py::new(py, Turn { inner: *turn })?;
+            let turn = Py::new(py, Turn { inner: turn })?;
             Py::new(py, RunTurn { turn })?.into_any()
         }
         Event::CancelTurn { turn, reason } => Py::new(

@@ -267,7 +267,7 @@ impl From<&core_api::Event> for ServerEventDetail {
                 auth_json: p.auth.as_ref().map(json_text),
             },
             E::RunTurn(turn) => ServerEventDetail::RunTurn {
-                turn: Turn::from(turn.as_ref()),
+                turn: Turn::from(turn),
             },
             E::CancelTurn { turn, reason } => ServerEventDetail::CancelTurn {
                 turn: turn.0,
@@ -317,22 +317,22 @@ impl From<&core_api::Event> for ServerEventDetail {
 impl From<&core_api::Turn> for Turn {
     fn from(t: &core_api::Turn) -> Self {
         Turn {
-            id: t.id.0,
-            session_key: t.session_key.clone(),
-            agent_id: t.agent_id.clone(),
-            message_id: t.message_id.clone(),
-            chat_type: t.chat_type.into(),
-            sender_id: t.sender_id.clone(),
-            sender_name: t.sender_name.clone(),
-            authenticated: t.authenticated,
-            group_id: t.group_id.clone(),
-            group_subject: t.group_subject.clone(),
-            body: t.body.clone(),
-            content: t.content.clone(),
-            reply_to_id: t.reply_to_id.clone(),
-            reply_to_body: t.reply_to_body.clone(),
+            id: t.id().0,
+            session_key: t.session_key().to_owned(),
+            agent_id: t.agent_id().to_owned(),
+            message_id: t.message_id().to_owned(),
+            chat_type: t.chat_type().into(),
+            sender_id: t.sender_id().to_owned(),
+            sender_name: t.sender_name().map(str::to_owned),
+            authenticated: t.authenticated(),
+            group_id: t.group_id().map(str::to_owned),
+            group_subject: t.group_subject().map(str::to_owned),
+            body: t.body().to_owned(),
+            content: t.content().to_owned(),
+            reply_to_id: t.reply_to_id().map(str::to_owned),
+            reply_to_body: t.reply_to_body().map(str::to_owned),
             media: t
-                .media
+                .media()
                 .iter()
                 .map(|m| MediaRef {
                     kind: m.kind.into(),
@@ -340,10 +340,10 @@ impl From<&core_api::Turn> for Turn {
                     mime_type: m.mime_type.clone(),
                 })
                 .collect(),
-            custom_data_json: t.custom_data.as_ref().map(json_text),
-            auth_json: t.auth.as_ref().map(json_text),
-            connection: t.connection.0,
-            received_at: t.received_at,
+            custom_data_json: t.custom_data().map(json_text),
+            auth_json: t.auth().map(json_text),
+            connection: t.connection().0,
+            received_at: t.received_at(),
             json: t.to_json(),
         }
     }

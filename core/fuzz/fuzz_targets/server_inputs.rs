@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         }
         while let Some(e) = server.poll_event() {
             if let Event::RunTurn(t) = e {
-                turns.push(t.id);
+                turns.push(t.id());
             }
         }
     }

@@ -89,11 +89,8 @@ fn earlier_user_messages(
 
 fn compose(run: &AgentRun) -> String {
     let turn = &run.turn;
-    let content = turn.content.trim();
-    let who = turn
-        .sender_name
-        .clone()
-        .unwrap_or_else(|| turn.sender_id.clone());
+    let content = turn.content().trim();
+    let who = turn.sender_name().unwrap_or_else(|| turn.sender_id());
     let mut reply = String::new();
 
     if asks_name(content) {
@@ -122,21 +119,20 @@ fn compose(run: &AgentRun) -> String {
         }
     }
 
-    if let Some(quoted) = &turn.reply_to_body {
+    if let Some(quoted) = turn.reply_to_body() {
         let _ = write!(reply, " You are replying to: \"{quoted}\".");
     }
-    if turn.chat_type == ChatType::Group {
+    if turn.chat_type() == ChatType::Group {
         let group = turn
-            .group_subject
-            .as_deref()
-            .or(turn.group_id.as_deref())
+            .group_subject()
+            .or(turn.group_id())
             .unwrap_or("this group");
         let _ = write!(reply, " (Group chat: {group}.)");
     }
-    if let Some(data) = &turn.custom_data {
+    if let Some(data) = turn.custom_data() {
         let _ = write!(reply, " Custom data received: {data}.");
     }
-    for media in &turn.media {
+    for media in turn.media() {
         let kind = match media.kind {
             MediaKind::Url => "link",
             MediaKind::Path => "file",
@@ -147,7 +143,7 @@ fn compose(run: &AgentRun) -> String {
     let _ = write!(
         reply,
         " [builtin agent, message {count} in session {}]",
-        turn.session_key
+        turn.session_key()
     );
     reply
 }

@@ -28,7 +28,7 @@ use crate::store::StoredMessage;
 #[derive(Debug)]
 pub struct AgentRun {
     /// The turn as the core built it.
-    pub turn: Box<Turn>,
+    pub turn: Turn,
     /// Earlier messages of the session, oldest first (from the store).
     pub history: Vec<StoredMessage>,
     /// The agent's workspace (the exec backend's working directory).

@@ -47,7 +47,7 @@ fn messages(settings: &OpenAiSettings, run: &AgentRun) -> Vec<Value> {
         };
         out.push(json!({"role": role, "content": content}));
     }
-    out.push(json!({"role": "user", "content": run.turn.body}));
+    out.push(json!({"role": "user", "content": run.turn.body()}));
     out
 }
 
@@ -60,7 +60,7 @@ impl Agent for OpenAiAgent {
                 "model": settings.model,
                 "stream": true,
                 "messages": messages(&settings, &run),
-                "user": run.turn.sender_id,
+                "user": run.turn.sender_id(),
             });
             let mut request = http
                 .post(format!("{}/chat/completions", settings.base_url))

@@ -65,10 +65,10 @@ fn check() -> Result<(), &'static str> {
     let mut turn = None;
     while let Some(event) = server.poll_event() {
         if let Event::RunTurn(t) = event {
-            if t.body != "Bare: ping" {
+            if t.body() != "Bare: ping" {
                 return Err("envelope");
             }
-            turn = Some(t.id);
+            turn = Some(t.id());
         }
     }
     let turn = turn.ok_or("no turn")?;

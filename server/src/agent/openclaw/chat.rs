@@ -22,7 +22,12 @@ pub fn gateway_session_key(clawsocket_key: &str, openclaw_agent: &str) -> String
 /// core's generated `msg-<n>` restart with the server, and the gateway would answer a
 /// repeated key with "already done" instead of running the new message.
 pub fn idempotency_key(turn: &Turn) -> String {
-    format!("cs:{}-{}:{}", turn.received_at, turn.id.0, turn.message_id)
+    format!(
+        "cs:{}-{}:{}",
+        turn.received_at(),
+        turn.id().0,
+        turn.message_id()
+    )
 }
 
 /// The clawsocket message id inside an [`idempotency_key`] (`None` for other keys).

@@ -40,7 +40,7 @@ impl OpenClawAgent {
 impl Agent for OpenClawAgent {
     fn run(&self, run: AgentRun, output: AgentOutput) -> AgentFuture {
         let gateway = self.gateway.clone();
-        let session_key = chat::gateway_session_key(&run.turn.session_key, &self.agent_id);
+        let session_key = chat::gateway_session_key(run.turn.session_key(), &self.agent_id);
         Box::pin(async move {
             let connection = gateway.connection().await?;
             run_turn(&connection, session_key, run, output).await
@@ -103,9 +103,9 @@ async fn run_turn(
     output: AgentOutput,
 ) -> Result<Option<String>, AgentError> {
     let turn = run.turn;
-    let attachments = attachments(&turn.media, connection.max_payload)?;
-    let mut message = turn.body.clone();
-    for url in turn.media.iter().filter(|m| m.kind == MediaKind::Url) {
+    let attachments = attachments(turn.media(), connection.max_payload)?;
+    let mut message = turn.body().to_owned();
+    for url in turn.media().iter().filter(|m| m.kind == MediaKind::Url) {
         // The bridge fetches nothing a remote client names; the agent sees the link.
         message.push_str(&format!("\n[Attachment: {}]", url.location));
     }
@@ -122,7 +122,7 @@ async fn run_turn(
     if !attachments.is_empty() {
         params["attachments"] = Value::Array(attachments);
     }
-    if let Some(reply_to) = &turn.reply_to_id {
+    if let Some(reply_to) = turn.reply_to_id() {
         params["replyToId"] = json!(reply_to);
     }
     // Watch before sending so no event of the run can slip past.
@@ -142,7 +142,7 @@ async fn run_turn(
         abort.armed = false;
         return Err(AgentError::from(format!(
             "the OpenClaw gateway already answered message {}; see chat.history",
-            turn.message_id
+            turn.message_id()
         )));
     }
     abort.run_id = run_id.clone();
