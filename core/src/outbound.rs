@@ -123,7 +123,7 @@ pub(crate) fn push_u64(out: &mut String, mut value: u64) {
             break;
         }
     }
-    // ASCII digits: always UTF-8.
+    // ASCII digits: always UTF-8, and validating a few bytes is cheaper than pushing chars.
     out.push_str(core::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
@@ -208,10 +208,19 @@ fn escape_mask(word: u64) -> u64 {
 
 /// `chat.typing` for one message.
 pub(crate) fn typing(message_id: &str, seq: Seq<'_>) -> String {
-    ObjectWriter::frame("chat.typing", 32 + message_id.len())
-        .str("messageId", message_id)
-        .seq(seq)
-        .finish()
+    // Written out rather than through ObjectWriter: one per accepted message.
+    let seq_len = seq.map_or(0, |(_, key)| key.len() + 40);
+    let mut out = String::with_capacity(40 + message_id.len() + seq_len);
+    out.push_str("{\"type\":\"chat.typing\",\"messageId\":");
+    write_json_str(&mut out, message_id);
+    if let Some((n, key)) = seq {
+        out.push_str(",\"sessionKey\":");
+        write_json_str(&mut out, key);
+        out.push_str(",\"seq\":");
+        push_u64(&mut out, n);
+    }
+    out.push('}');
+    out
 }
 
 /// `chat.stream` (`done:false`) carrying `content` (cumulative, or a delta in v2 delta mode).
@@ -323,6 +332,10 @@ mod tests {
         assert_eq!(
             typing("m1", None),
             r#"{"type":"chat.typing","messageId":"m1"}"#
+        );
+        assert_eq!(
+            typing("m\"1", Some((7, "k"))),
+            r#"{"type":"chat.typing","messageId":"m\"1","sessionKey":"k","seq":7}"#
         );
         assert_eq!(
             stream("m1", "Hi", Some((3, "k"))),

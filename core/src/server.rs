@@ -2171,8 +2171,21 @@ fn emit_frame(
         Origin::Connection(c) if !matches!(frame, SessionFrame::Ack { .. }) => Some(c),
         _ => None,
     };
-    if origin.is_none() && session.attached.is_empty() {
-        // Nobody to deliver to (an ack in a session no v2 connection follows): only its seq.
+    if session.attached.is_empty() {
+        // The common cases: nobody to deliver to (an ack in a session no v2 connection
+        // follows), or only a v1 origin. One lookup, one rendering, no counting.
+        if let Some(conn_id) = origin {
+            if let Some(conn) = conns
+                .get_mut(&conn_id)
+                .filter(|c| slot_of(c, false).is_some())
+            {
+                conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
+                transmits.push_back(Transmit {
+                    connection: conn_id,
+                    payload: Payload::Text(frame.render(None, StreamMode::Cumulative, reply)),
+                });
+            }
+        }
         return session.record(frame, limits.replay_frames, limits.replay_bytes);
     }
     let mut uses = [0usize; 3];
