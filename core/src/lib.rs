@@ -87,6 +87,7 @@ mod pairing;
 mod rate;
 mod server;
 mod session;
+mod sessions;
 mod timers;
 
 pub use client::{build_send, Client, ClientError, ClientEvent, ClientOptions, SendOptions};

@@ -32,6 +32,7 @@ use crate::outbound::{self, ErrorExtras, ObjectWriter};
 use crate::pairing::{self, Pairing};
 use crate::rate::Bucket;
 use crate::session::{Session, SessionFrame, StreamMode};
+use crate::sessions::{SessionRef, Sessions};
 use crate::timers::{Timer, Timers};
 
 /// Highest protocol version this core speaks.
@@ -114,6 +115,8 @@ struct Connection {
     stream_mode: StreamMode,
     /// Session keys this (v2) connection is attached to.
     attached: Vec<String>,
+    /// The session of this connection's last message: usually the next one's too.
+    last_session: Option<SessionRef>,
     last_inbound: u64,
     last_outbound: u64,
     /// The scheduled idle check, so it can be removed on disconnect.
@@ -135,6 +138,8 @@ impl fmt::Debug for Connection {
 struct TurnState {
     /// Shared with the host once the turn runs.
     turn: Turn,
+    /// Its session, found without searching by key.
+    session: SessionRef,
     origin: ConnectionId,
     /// Not yet handed to the host (it is queued behind another turn).
     pending_run: bool,
@@ -188,7 +193,7 @@ impl AgentFailure {
 pub struct Server {
     config: Config,
     conns: BTreeMap<ConnectionId, Connection>,
-    sessions: BTreeMap<String, Session>,
+    sessions: Sessions,
     turns: BTreeMap<TurnId, TurnState>,
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -227,7 +232,7 @@ impl Server {
         Server {
             config,
             conns: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            sessions: Sessions::default(),
             turns: BTreeMap::new(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
@@ -334,6 +339,7 @@ impl Server {
             protocol,
             stream_mode,
             attached: Vec::new(),
+            last_session: None,
             last_inbound: now,
             last_outbound: now,
             idle_timer_at: None,
@@ -634,7 +640,7 @@ impl Server {
             delta: Cow::Borrowed(delta),
             replace,
         };
-        let Some(session) = self.sessions.get_mut(state.session_key()) else {
+        let Some(session) = self.sessions.at_mut(state.session) else {
             return Ok(());
         };
         emit_frame(
@@ -835,7 +841,7 @@ impl Server {
             );
         }
         for (key, session) in restored {
-            self.sessions.insert(key, session);
+            self.sessions.insert(&key, session);
         }
         Ok(())
     }
@@ -1042,10 +1048,10 @@ impl Server {
         if conn.attached.iter().any(|k| k == key) {
             return true;
         }
-        let session = self
-            .sessions
-            .entry(key.to_owned())
-            .or_insert_with(|| Session::new(now));
+        let at = self.sessions.get_or_insert_with(key, || Session::new(now));
+        let Some(session) = self.sessions.at_mut(at) else {
+            return false;
+        };
         if session.attached.len() >= max {
             return false;
         }
@@ -1225,6 +1231,7 @@ impl Server {
         let authenticated = identity.authenticated;
         let auth_data = identity.auth.clone();
         let protocol = conn.protocol;
+        let last_session = conn.last_session;
 
         // Rate: per authenticated identity, or per connection when the identity is only claimed.
         if let Err(retry_after) = self.take_rate(now, id, authenticated.then_some(sender_id)) {
@@ -1323,13 +1330,16 @@ impl Server {
             }
         }
 
+        // The session, if it exists: usually the one of this connection's last message.
+        let found = last_session
+            .filter(|&at| self.sessions.key(at) == Some(session_key))
+            .or_else(|| self.sessions.find(session_key));
         // Busy policy.
-        let busy = self
-            .sessions
-            .get(session_key)
-            .is_some_and(|s| s.running.is_some() || !s.queue.is_empty());
+        let (busy, queued) = match found.and_then(|at| self.sessions.at(at)) {
+            Some(s) => (s.running.is_some() || !s.queue.is_empty(), s.queue.len()),
+            None => (false, 0),
+        };
         if busy {
-            let queued = self.sessions.get(session_key).map_or(0, |s| s.queue.len());
             let refusal = match self.config.busy_policy {
                 BusyPolicy::Reject => Some("The agent is still replying in this session"),
                 BusyPolicy::Queue if queued >= self.config.limits.max_queued_turns => {
@@ -1385,15 +1395,22 @@ impl Server {
         if protocol >= 2 {
             self.attach(now, id, session_key);
         }
-        if !self.sessions.contains_key(session_key) {
-            self.sessions
-                .insert(session_key.to_owned(), Session::new(now));
+        // (Interrupting may have ended turns, never sessions: `found` still holds.)
+        let at = match found {
+            Some(at) => at,
+            None => self
+                .sessions
+                .get_or_insert_with(session_key, || Session::new(now)),
+        };
+        if last_session != Some(at) {
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.last_session = Some(at);
+            }
         }
-        // One lookup serves the ack, the typing frame and the queue decision.
-        let session = self
-            .sessions
-            .get_mut(session_key)
-            .expect("session created above");
+        // One lookup serves the ack, the typing frame, the queue decision and the start.
+        let Some(session) = self.sessions.at_mut(at) else {
+            return;
+        };
         session.last_active = now;
         let (conns, transmits, limits) =
             (&mut self.conns, &mut self.transmits, &self.config.limits);
@@ -1430,28 +1447,34 @@ impl Server {
         );
         // Run now if the session is free, else wait behind the turns before it.
         let start_now = session.running.is_none() && session.queue.is_empty();
-        if !start_now {
+        if start_now {
+            session.running = Some(turn_id);
+        } else {
             session.queue.push_back(turn_id);
         }
         if let Some(provision) = provision {
             self.events
                 .push_back(Event::ProvisionAgent(Box::new(provision)));
         }
+        let run = start_now.then(|| turn.clone());
         self.turns.insert(
             turn_id,
             TurnState {
                 turn,
+                session: at,
                 origin: id,
-                pending_run: true,
-                running: false,
+                pending_run: !start_now,
+                running: start_now,
                 text: String::new(),
                 last_output: now,
                 last_keepalive: now,
                 timer_at: None,
             },
         );
-        if start_now {
-            self.start_turn(now, turn_id);
+        if let Some(run) = run {
+            // What start_turn does, without looking the session up again.
+            self.schedule_turn(turn_id);
+            self.events.push_back(Event::RunTurn(run));
         }
         self.evict_idle_sessions();
     }
@@ -1638,7 +1661,7 @@ impl Server {
                 &ErrorExtras::default(),
             );
         }
-        let session = &self.sessions[&key];
+        let session = &self.sessions[key.as_str()];
         let latest = session.next_seq - 1;
         let mut frames = Vec::new();
         let gap = match session.since(last_seq) {
@@ -1840,7 +1863,7 @@ impl Server {
         state.last_output = now;
         state.last_keepalive = now;
         let run = core::mem::take(&mut state.pending_run).then(|| state.turn.clone());
-        if let Some(session) = self.sessions.get_mut(state.session_key()) {
+        if let Some(session) = self.sessions.at_mut(state.session) {
             session.running = Some(turn_id);
         }
         self.schedule_turn(turn_id);
@@ -1953,7 +1976,8 @@ impl Server {
         let origin = Origin::Connection(state.origin);
         let text = match error {
             Some((code, text)) => {
-                self.emit(
+                self.emit_at(
+                    state.session,
                     key,
                     origin,
                     SessionFrame::Error {
@@ -1978,7 +2002,8 @@ impl Server {
                 };
                 let total = chunks.len();
                 for (i, content) in chunks.iter().enumerate() {
-                    self.emit(
+                    self.emit_at(
+                        state.session,
                         key,
                         origin,
                         SessionFrame::Response {
@@ -1994,7 +2019,7 @@ impl Server {
                 core::mem::take(&mut state.text)
             }
         };
-        let next = match self.sessions.get_mut(key) {
+        let next = match self.sessions.at_mut(state.session) {
             Some(session) => {
                 session.last_active = now;
                 if session.running == Some(turn) {
@@ -2031,14 +2056,16 @@ impl Server {
         self.finish_turn(now, turn, Outcome::Cancelled, None);
     }
 
-    fn emit(
+    /// Records a session frame and delivers it (see [`emit_frame`]); `key` is the session's.
+    fn emit_at(
         &mut self,
+        at: SessionRef,
         key: &str,
         origin: Origin,
         frame: SessionFrame<'_>,
         reply: Option<&str>,
     ) -> u64 {
-        let Some(session) = self.sessions.get_mut(key) else {
+        let Some(session) = self.sessions.at_mut(at) else {
             return 0;
         };
         emit_frame(
@@ -2062,7 +2089,7 @@ impl Server {
             .sessions
             .iter()
             .filter(|(_, s)| s.is_idle())
-            .map(|(k, s)| (s.last_active, k.clone()))
+            .map(|(k, s)| (s.last_active, k.to_owned()))
             .collect();
         idle.sort_unstable();
         // Evict a tenth at once so the scan is rare.
