@@ -91,12 +91,14 @@ pub(crate) struct RawFrame<'a> {
 
 impl<'a> RawFrame<'a> {
     /// The raw value of `key`, if the frame has it.
+    #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<&Loose<'a>> {
         let slot = *self.slots.get(key as usize)?;
         self.fields.get(usize::from(slot).checked_sub(1)?)
     }
 
     /// Reads an optional string field; `null` counts as absent.
+    #[inline]
     pub(crate) fn str(&self, key: Key) -> Result<Option<&str>, FieldError> {
         match self.get(key) {
             None | Some(Loose::Null) => Ok(None),
@@ -107,6 +109,7 @@ impl<'a> RawFrame<'a> {
 
     /// Reads an optional string field where the empty string also counts as absent (the seed
     /// treats every falsy value as "not given").
+    #[inline]
     pub(crate) fn nonempty_str(&self, key: Key) -> Result<Option<&str>, FieldError> {
         Ok(self.str(key)?.filter(|s| !s.is_empty()))
     }

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::auth;
 use crate::chunk;
-use crate::config::{BusyPolicy, Config, DmPolicy, Limits};
+use crate::config::{BusyPolicy, Config, DmPolicy, Limits, Timing};
 use crate::error::{ErrorCode, UsageError};
 use crate::event::{
     AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, TextField,
@@ -115,8 +115,9 @@ struct Connection {
     stream_mode: StreamMode,
     /// Session keys this (v2) connection is attached to.
     attached: Vec<String>,
-    /// The session of this connection's last message: usually the next one's too.
-    last_session: Option<SessionRef>,
+    /// The session of this connection's last message (usually the next one's too), and
+    /// whether it was the connection's own direct session, whose key needs no rebuilding.
+    last_session: Option<(SessionRef, bool)>,
     last_inbound: u64,
     last_outbound: u64,
     /// The scheduled idle check, so it can be removed on disconnect.
@@ -152,6 +153,31 @@ struct TurnState {
 }
 
 impl TurnState {
+    /// The next moment a running turn needs attention (keepalive or agent timeout).
+    fn deadline(&self, t: &Timing) -> Option<u64> {
+        if !self.running {
+            return None;
+        }
+        let keepalive = (t.keepalive_ms > 0)
+            .then(|| self.last_keepalive.max(self.last_output) + t.keepalive_ms);
+        let timeout = (t.agent_timeout_ms > 0).then(|| self.last_output + t.agent_timeout_ms);
+        match (keepalive, timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Moves the turn's timer to its current deadline.
+    fn reschedule(&mut self, timers: &mut Timers, timing: &Timing, turn: TurnId) {
+        if let Some(old) = self.timer_at.take() {
+            timers.cancel(old, Timer::Turn(turn));
+        }
+        if let Some(at) = self.deadline(timing) {
+            timers.schedule(at, Timer::Turn(turn));
+            self.timer_at = Some(at);
+        }
+    }
+
     fn session_key(&self) -> &str {
         self.turn.session_key()
     }
@@ -398,6 +424,7 @@ impl Server {
         match auth::read_response(status, body) {
             Ok(verified) => {
                 if let Some(conn) = self.conns.get_mut(&connection) {
+                    conn.last_session = None; // it was another identity's
                     conn.identity = Identity {
                         sender_id: verified.user_id.into(),
                         sender_name: verified.username.map(Into::into),
@@ -1280,13 +1307,26 @@ impl Server {
             ChatType::Group => (Cow::Borrowed(self.config.agent_id.as_str()), false),
             ChatType::Direct => self.agent_for(sender_id),
         };
+        // The connection's own direct session has the same key every time (its identity and,
+        // without dynamic agents, its agent are fixed): reuse the key of the last message.
+        let own_direct = chat_type == ChatType::Direct
+            && claimed.is_none()
+            && !self.config.dynamic_agents.enabled;
+        let own_session = match last_session {
+            Some((at, true)) if own_direct => self.sessions.key(at).map(|key| (at, key)),
+            _ => None,
+        };
         text.push(TextField::AgentId, &agent_id);
-        text.push_with(TextField::SessionKey, |out| match fields.group_id {
-            Some(group) if chat_type == ChatType::Group => {
-                identity::push_group_session_key(out, &agent_id, group)
+        text.push_with(TextField::SessionKey, |out| {
+            match (own_session, fields.group_id) {
+                (Some((_, key)), _) => out.push_str(key),
+                (None, Some(group)) if chat_type == ChatType::Group => {
+                    identity::push_group_session_key(out, &agent_id, group)
+                }
+                (None, _) => identity::push_direct_session_key(out, &agent_id, sender_id),
             }
-            _ => identity::push_direct_session_key(out, &agent_id, sender_id),
         });
+        let own_session = own_session.map(|(at, _)| at);
         text.push(TextField::SenderId, sender_id);
         text.push_opt(TextField::SenderName, sender_name);
         text.push_opt(TextField::GroupId, fields.group_id);
@@ -1331,8 +1371,12 @@ impl Server {
         }
 
         // The session, if it exists: usually the one of this connection's last message.
-        let found = last_session
-            .filter(|&at| self.sessions.key(at) == Some(session_key))
+        let found = own_session
+            .or_else(|| {
+                last_session
+                    .map(|(at, _)| at)
+                    .filter(|&at| self.sessions.key(at) == Some(session_key))
+            })
             .or_else(|| self.sessions.find(session_key));
         // Busy policy.
         let (busy, queued) = match found.and_then(|at| self.sessions.at(at)) {
@@ -1402,9 +1446,9 @@ impl Server {
                 .sessions
                 .get_or_insert_with(session_key, || Session::new(now)),
         };
-        if last_session != Some(at) {
+        if last_session != Some((at, own_direct)) {
             if let Some(conn) = self.conns.get_mut(&id) {
-                conn.last_session = Some(at);
+                conn.last_session = Some((at, own_direct));
             }
         }
         // One lookup serves the ack, the typing frame, the queue decision and the start.
@@ -1457,23 +1501,21 @@ impl Server {
                 .push_back(Event::ProvisionAgent(Box::new(provision)));
         }
         let run = start_now.then(|| turn.clone());
-        self.turns.insert(
-            turn_id,
-            TurnState {
-                turn,
-                session: at,
-                origin: id,
-                pending_run: !start_now,
-                running: start_now,
-                text: String::new(),
-                last_output: now,
-                last_keepalive: now,
-                timer_at: None,
-            },
-        );
+        let mut state = TurnState {
+            turn,
+            session: at,
+            origin: id,
+            pending_run: !start_now,
+            running: start_now,
+            text: String::new(),
+            last_output: now,
+            last_keepalive: now,
+            timer_at: None,
+        };
+        // What start_turn does, without looking the session or the turn up again.
+        state.reschedule(&mut self.timers, &self.config.timing, turn_id);
+        self.turns.insert(turn_id, state);
         if let Some(run) = run {
-            // What start_turn does, without looking the session up again.
-            self.schedule_turn(turn_id);
             self.events.push_back(Event::RunTurn(run));
         }
         self.evict_idle_sessions();
@@ -1512,11 +1554,12 @@ impl Server {
         sender_id: &str,
         sender_name: Option<&str>,
     ) -> Result<(), (ErrorCode, String, Option<String>)> {
-        let listed = self
-            .config
-            .allow_from
-            .iter()
-            .any(|a| a == "*" || a == sender_id);
+        let listed = || {
+            self.config
+                .allow_from
+                .iter()
+                .any(|a| a == "*" || a == sender_id)
+        };
         match self.config.dm_policy {
             DmPolicy::Open => Ok(()),
             DmPolicy::Disabled => Err((
@@ -1524,13 +1567,13 @@ impl Server {
                 "Direct messages are disabled on this server".to_owned(),
                 None,
             )),
-            DmPolicy::Allowlist if listed => Ok(()),
+            DmPolicy::Allowlist if listed() => Ok(()),
             DmPolicy::Allowlist => Err((
                 ErrorCode::NotAllowed,
                 "This sender is not allowed to message the agent".to_owned(),
                 None,
             )),
-            DmPolicy::Pairing if listed || self.pairing.approved.contains(sender_id) => Ok(()),
+            DmPolicy::Pairing if listed() || self.pairing.approved.contains(sender_id) => Ok(()),
             DmPolicy::Pairing => {
                 let code = pairing::code_for(&self.config.pairing_seed, sender_id);
                 if self.pairing.request(&code, sender_id, sender_name) {
@@ -1872,19 +1915,6 @@ impl Server {
         }
     }
 
-    /// The next moment a running turn needs attention (keepalive or agent timeout).
-    fn turn_deadline(&self, turn: TurnId) -> Option<u64> {
-        let state = self.turns.get(&turn).filter(|t| t.running)?;
-        let t = &self.config.timing;
-        let keepalive = (t.keepalive_ms > 0)
-            .then(|| state.last_keepalive.max(state.last_output) + t.keepalive_ms);
-        let timeout = (t.agent_timeout_ms > 0).then(|| state.last_output + t.agent_timeout_ms);
-        match (keepalive, timeout) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     fn check_turn(&mut self, now: u64, turn: TurnId) {
         if let Some(state) = self.turns.get_mut(&turn) {
             state.timer_at = None; // popped by handle_timeout
@@ -1922,15 +1952,8 @@ impl Server {
     }
 
     fn schedule_turn(&mut self, turn: TurnId) {
-        let at = self.turn_deadline(turn);
         if let Some(state) = self.turns.get_mut(&turn) {
-            if let Some(old) = state.timer_at.take() {
-                self.timers.cancel(old, Timer::Turn(turn));
-            }
-            if let Some(at) = at {
-                self.timers.schedule(at, Timer::Turn(turn));
-                state.timer_at = Some(at);
-            }
+            state.reschedule(&mut self.timers, &self.config.timing, turn);
         }
     }
 
