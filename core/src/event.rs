@@ -134,6 +134,7 @@ impl TurnText {
     }
 
     /// Sets `field` to `value` (each field is written once).
+    #[inline]
     pub(crate) fn push(&mut self, field: TextField, value: &str) {
         self.push_with(field, |text| text.push_str(value));
     }
@@ -146,12 +147,14 @@ impl TurnText {
         self.spans[field as usize] = Some((start as u32, self.text.len() as u32));
     }
 
+    #[inline]
     pub(crate) fn push_opt(&mut self, field: TextField, value: Option<&str>) {
         if let Some(value) = value {
             self.push(field, value);
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self, field: TextField) -> Option<&str> {
         let (start, end) = self.spans[field as usize]?;
         self.text.get(start as usize..end as usize)
@@ -163,6 +166,7 @@ impl Turn {
         Turn(Arc::new(data))
     }
 
+    #[inline]
     fn text(&self, field: TextField) -> &str {
         self.0.text.get(field).unwrap_or_default()
     }
@@ -172,6 +176,7 @@ impl Turn {
         self.0.id
     }
     /// `agent:<agentId>:websocket:<direct|group>:<id>`.
+    #[inline]
     pub fn session_key(&self) -> &str {
         self.text(TextField::SessionKey)
     }
@@ -180,6 +185,7 @@ impl Turn {
         self.text(TextField::AgentId)
     }
     /// The client's `messageId`, or one the core generated (`msg-<n>`).
+    #[inline]
     pub fn message_id(&self) -> &str {
         self.text(TextField::MessageId)
     }
@@ -188,6 +194,7 @@ impl Turn {
         self.0.chat_type
     }
     /// Sender identity (authenticated `userId` when there is one).
+    #[inline]
     pub fn sender_id(&self) -> &str {
         self.text(TextField::SenderId)
     }

@@ -1244,15 +1244,16 @@ impl Server {
         let claimed = fields
             .sender_id
             .filter(|s| !identity.authenticated && *s != &*identity.sender_id);
-        // Shared with the connection: no copies until the turn's buffer is written.
-        let identity_id = identity.sender_id.clone();
-        let identity_name = identity.sender_name.clone();
+        // Borrowed from the connection until the turn's buffer is written: the checks below
+        // touch only other parts of the server.
         let (sender_id, sender_name): (&str, Option<&str>) = match claimed {
             Some(s) => (s, fields.sender_name),
-            None if identity.authenticated => (&identity_id, identity_name.as_deref()),
+            None if identity.authenticated => {
+                (&identity.sender_id, identity.sender_name.as_deref())
+            }
             None => (
-                &identity_id,
-                fields.sender_name.or(identity_name.as_deref()),
+                &identity.sender_id,
+                fields.sender_name.or(identity.sender_name.as_deref()),
             ),
         };
         let authenticated = identity.authenticated;
@@ -1261,7 +1262,15 @@ impl Server {
         let last_session = conn.last_session;
 
         // Rate: per authenticated identity, or per connection when the identity is only claimed.
-        if let Err(retry_after) = self.take_rate(now, id, authenticated.then_some(sender_id)) {
+        let rate = take_rate(
+            &mut self.buckets,
+            &self.config.limits,
+            self.conns.len(),
+            now,
+            id,
+            authenticated.then_some(sender_id),
+        );
+        if let Err(retry_after) = rate {
             let text = format!("Rate limit exceeded; retry in {retry_after} ms");
             self.send_error(
                 id,
@@ -1277,7 +1286,14 @@ impl Server {
         }
 
         if chat_type == ChatType::Direct {
-            if let Err((code, text, pairing_code)) = self.check_dm_policy(sender_id, sender_name) {
+            let policy = check_dm_policy(
+                &self.config,
+                &mut self.pairing,
+                &mut self.events,
+                sender_id,
+                sender_name,
+            );
+            if let Err((code, text, pairing_code)) = policy {
                 self.send_error(
                     id,
                     code,
@@ -1519,80 +1535,6 @@ impl Server {
             self.events.push_back(Event::RunTurn(run));
         }
         self.evict_idle_sessions();
-    }
-
-    fn take_rate(
-        &mut self,
-        now: u64,
-        id: ConnectionId,
-        authenticated_sender: Option<&str>,
-    ) -> Result<(), u64> {
-        let limits = &self.config.limits;
-        let (per_minute, burst) = (limits.messages_per_minute, limits.message_burst);
-        if per_minute == 0 {
-            return Ok(());
-        }
-        let key = match authenticated_sender {
-            Some(user) => format!("u:{user}"),
-            None => format!("c:{}", id.0),
-        };
-        let result = self
-            .buckets
-            .entry(key)
-            .or_insert_with(|| Bucket::full(burst, now))
-            .take(now, per_minute, burst);
-        if self.buckets.len() > 4 * self.conns.len() + 64 {
-            // Full buckets carry no information: forget them so the map tracks only recent senders.
-            self.buckets
-                .retain(|_, b| !b.is_full(now, per_minute, burst));
-        }
-        result
-    }
-
-    fn check_dm_policy(
-        &mut self,
-        sender_id: &str,
-        sender_name: Option<&str>,
-    ) -> Result<(), (ErrorCode, String, Option<String>)> {
-        let listed = || {
-            self.config
-                .allow_from
-                .iter()
-                .any(|a| a == "*" || a == sender_id)
-        };
-        match self.config.dm_policy {
-            DmPolicy::Open => Ok(()),
-            DmPolicy::Disabled => Err((
-                ErrorCode::NotAllowed,
-                "Direct messages are disabled on this server".to_owned(),
-                None,
-            )),
-            DmPolicy::Allowlist if listed() => Ok(()),
-            DmPolicy::Allowlist => Err((
-                ErrorCode::NotAllowed,
-                "This sender is not allowed to message the agent".to_owned(),
-                None,
-            )),
-            DmPolicy::Pairing if listed() || self.pairing.approved.contains(sender_id) => Ok(()),
-            DmPolicy::Pairing => {
-                let code = pairing::code_for(&self.config.pairing_seed, sender_id);
-                if self.pairing.request(&code, sender_id, sender_name) {
-                    self.events.push_back(Event::PairingRequested {
-                        code: code.as_str().to_owned(),
-                        sender_id: sender_id.to_owned(),
-                        sender_name: sender_name.map(str::to_owned),
-                    });
-                }
-                Err((
-                    ErrorCode::PairingRequired,
-                    format!(
-                        "Pairing required: ask the operator to approve code {}",
-                        code.as_str()
-                    ),
-                    Some(code.as_str().to_owned()),
-                ))
-            }
-        }
     }
 
     /// The agent for a direct sender, and whether it must be provisioned first.
@@ -2128,6 +2070,80 @@ impl Server {
     }
 }
 
+/// Takes one message from the sender's rate bucket: per authenticated identity, or per
+/// connection when the identity is only claimed. `Err` carries the wait in milliseconds.
+fn take_rate(
+    buckets: &mut BTreeMap<String, Bucket>,
+    limits: &Limits,
+    connections: usize,
+    now: u64,
+    id: ConnectionId,
+    authenticated_sender: Option<&str>,
+) -> Result<(), u64> {
+    let (per_minute, burst) = (limits.messages_per_minute, limits.message_burst);
+    if per_minute == 0 {
+        return Ok(());
+    }
+    let key = match authenticated_sender {
+        Some(user) => format!("u:{user}"),
+        None => format!("c:{}", id.0),
+    };
+    let result = buckets
+        .entry(key)
+        .or_insert_with(|| Bucket::full(burst, now))
+        .take(now, per_minute, burst);
+    if buckets.len() > 4 * connections + 64 {
+        // Full buckets carry no information: forget them so the map tracks only recent senders.
+        buckets.retain(|_, b| !b.is_full(now, per_minute, burst));
+    }
+    result
+}
+
+/// Whether the dm policy lets this sender message the agent directly. Pairing asks the host
+/// to show the operator a code (an event), once per code.
+fn check_dm_policy(
+    config: &Config,
+    pairing: &mut Pairing,
+    events: &mut VecDeque<Event>,
+    sender_id: &str,
+    sender_name: Option<&str>,
+) -> Result<(), (ErrorCode, String, Option<String>)> {
+    let listed = || config.allow_from.iter().any(|a| a == "*" || a == sender_id);
+    match config.dm_policy {
+        DmPolicy::Open => Ok(()),
+        DmPolicy::Disabled => Err((
+            ErrorCode::NotAllowed,
+            "Direct messages are disabled on this server".to_owned(),
+            None,
+        )),
+        DmPolicy::Allowlist if listed() => Ok(()),
+        DmPolicy::Allowlist => Err((
+            ErrorCode::NotAllowed,
+            "This sender is not allowed to message the agent".to_owned(),
+            None,
+        )),
+        DmPolicy::Pairing if listed() || pairing.approved.contains(sender_id) => Ok(()),
+        DmPolicy::Pairing => {
+            let code = pairing::code_for(&config.pairing_seed, sender_id);
+            if pairing.request(&code, sender_id, sender_name) {
+                events.push_back(Event::PairingRequested {
+                    code: code.as_str().to_owned(),
+                    sender_id: sender_id.to_owned(),
+                    sender_name: sender_name.map(str::to_owned),
+                });
+            }
+            Err((
+                ErrorCode::PairingRequired,
+                format!(
+                    "Pairing required: ask the operator to approve code {}",
+                    code.as_str()
+                ),
+                Some(code.as_str().to_owned()),
+            ))
+        }
+    }
+}
+
 struct SendFields<'s> {
     sender_id: Option<&'s str>,
     sender_name: Option<&'s str>,
@@ -2194,7 +2210,30 @@ fn frame_too_large_text(max: usize) -> String {
 /// is made once however many connections receive it, and moved to its last recipient.
 /// Returns the frame's seq.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn emit_frame(
+    session: &mut Session,
+    conns: &mut BTreeMap<ConnectionId, Connection>,
+    transmits: &mut VecDeque<Transmit>,
+    limits: &Limits,
+    key: &str,
+    origin: Origin,
+    frame: SessionFrame<'_>,
+    reply: Option<&str>,
+) -> u64 {
+    let unseen = session.attached.is_empty()
+        && (matches!(origin, Origin::None) || matches!(frame, SessionFrame::Ack { .. }));
+    if unseen && !session.followed {
+        // Nobody receives it and nobody can replay it (an ack in a session no v2 connection
+        // ever followed): it only takes its seq. Decided inline, before the delivery code.
+        return session.record(frame, limits.replay_frames, limits.replay_bytes);
+    }
+    deliver_frame(session, conns, transmits, limits, key, origin, frame, reply)
+}
+
+/// [`emit_frame`] for a frame that has recipients or must be kept.
+#[allow(clippy::too_many_arguments)]
+fn deliver_frame(
     session: &mut Session,
     conns: &mut BTreeMap<ConnectionId, Connection>,
     transmits: &mut VecDeque<Transmit>,

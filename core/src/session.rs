@@ -376,6 +376,7 @@ impl Session {
     }
 
     /// Assigns the next seq to `frame` and keeps it for resume.
+    #[inline]
     pub(crate) fn record(
         &mut self,
         frame: SessionFrame<'_>,
