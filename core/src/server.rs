@@ -2210,7 +2210,6 @@ fn frame_too_large_text(max: usize) -> String {
 /// is made once however many connections receive it, and moved to its last recipient.
 /// Returns the frame's seq.
 #[allow(clippy::too_many_arguments)]
-#[inline]
 fn emit_frame(
     session: &mut Session,
     conns: &mut BTreeMap<ConnectionId, Connection>,
@@ -2225,24 +2224,9 @@ fn emit_frame(
         && (matches!(origin, Origin::None) || matches!(frame, SessionFrame::Ack { .. }));
     if unseen && !session.followed {
         // Nobody receives it and nobody can replay it (an ack in a session no v2 connection
-        // ever followed): it only takes its seq. Decided inline, before the delivery code.
+        // ever followed): it only takes its seq. Decided before any delivery work.
         return session.record(frame, limits.replay_frames, limits.replay_bytes);
     }
-    deliver_frame(session, conns, transmits, limits, key, origin, frame, reply)
-}
-
-/// [`emit_frame`] for a frame that has recipients or must be kept.
-#[allow(clippy::too_many_arguments)]
-fn deliver_frame(
-    session: &mut Session,
-    conns: &mut BTreeMap<ConnectionId, Connection>,
-    transmits: &mut VecDeque<Transmit>,
-    limits: &Limits,
-    key: &str,
-    origin: Origin,
-    frame: SessionFrame<'_>,
-    reply: Option<&str>,
-) -> u64 {
     let seq = session.next_seq;
     // Renderings: [v1, v2 cumulative, v2 delta], and how many recipients still need each.
     let slot_of = |conn: &Connection, v2: bool| -> Option<usize> {
