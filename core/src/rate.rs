@@ -1,6 +1,59 @@
 //! Per-identity message rate: a token bucket on injected time, in thousandths of a message so
 //! that integer arithmetic stays exact enough at any configured rate.
 
+use alloc::borrow::ToOwned;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+
+/// Every bucket: per authenticated user, or per connection when the identity is only claimed
+/// (a claim costs nothing to change, so it cannot be what is limited). Looking one up
+/// allocates nothing; only a new user's bucket copies the name.
+#[derive(Debug, Default)]
+pub(crate) struct Buckets {
+    users: BTreeMap<String, Bucket>,
+    connections: BTreeMap<u64, Bucket>,
+}
+
+impl Buckets {
+    /// Takes one message from the sender's bucket. `Err` carries the wait in milliseconds.
+    /// `live_connections` bounds how many buckets are worth keeping.
+    pub(crate) fn take(
+        &mut self,
+        now: u64,
+        per_minute: u32,
+        burst: u32,
+        connection: u64,
+        user: Option<&str>,
+        live_connections: usize,
+    ) -> Result<(), u64> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let bucket = match user {
+            Some(user) => match self.users.get_mut(user) {
+                Some(bucket) => bucket,
+                None => self
+                    .users
+                    .entry(user.to_owned())
+                    .or_insert_with(|| Bucket::full(burst, now)),
+            },
+            None => self
+                .connections
+                .entry(connection)
+                .or_insert_with(|| Bucket::full(burst, now)),
+        };
+        let result = bucket.take(now, per_minute, burst);
+        if self.users.len() + self.connections.len() > 4 * live_connections + 64 {
+            // Full buckets carry no information: forget them so the maps track only recent
+            // senders.
+            self.users.retain(|_, b| !b.is_full(now, per_minute, burst));
+            self.connections
+                .retain(|_, b| !b.is_full(now, per_minute, burst));
+        }
+        result
+    }
+}
+
 /// One identity's bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Bucket {
@@ -59,5 +112,17 @@ mod tests {
         assert!(b.take(1000, 60, 2).is_ok());
         assert!(!b.is_full(1000, 60, 2));
         assert!(b.is_full(3000, 60, 2));
+    }
+
+    #[test]
+    fn users_and_connections_have_separate_buckets() {
+        let mut buckets = Buckets::default();
+        assert!(buckets.take(0, 60, 1, 1, Some("1"), 1).is_ok());
+        // Connection 1 and user "1" are different senders.
+        assert!(buckets.take(0, 60, 1, 1, None, 1).is_ok());
+        assert_eq!(buckets.take(0, 60, 1, 1, Some("1"), 1), Err(1000));
+        assert_eq!(buckets.take(0, 60, 1, 2, Some("1"), 1), Err(1000));
+        assert_eq!(buckets.take(0, 60, 1, 1, None, 1), Err(1000));
+        assert!(buckets.take(0, 0, 1, 1, None, 1).is_ok()); // no limit configured
     }
 }

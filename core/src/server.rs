@@ -30,7 +30,7 @@ use crate::inbound::{self, FieldError, Key, Loose, RawFrame};
 use crate::media::{self, Media, MAX_MEDIA};
 use crate::outbound::{self, ErrorExtras, ObjectWriter};
 use crate::pairing::{self, Pairing};
-use crate::rate::Bucket;
+use crate::rate::Buckets;
 use crate::session::{Session, SessionFrame, StreamMode};
 use crate::sessions::{SessionRef, Sessions};
 use crate::timers::{Timer, Timers};
@@ -224,7 +224,7 @@ pub struct Server {
     timers: Timers,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    buckets: BTreeMap<String, Bucket>,
+    buckets: Buckets,
     pairing: Pairing,
     dynamic_agents: BTreeSet<String>,
     history_requests: BTreeMap<u64, HistoryRequest>,
@@ -263,7 +263,7 @@ impl Server {
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            buckets: BTreeMap::new(),
+            buckets: Buckets::default(),
             pairing: Pairing::default(),
             dynamic_agents: BTreeSet::new(),
             history_requests: BTreeMap::new(),
@@ -1262,13 +1262,14 @@ impl Server {
         let last_session = conn.last_session;
 
         // Rate: per authenticated identity, or per connection when the identity is only claimed.
-        let rate = take_rate(
-            &mut self.buckets,
-            &self.config.limits,
-            self.conns.len(),
+        let limits = &self.config.limits;
+        let rate = self.buckets.take(
             now,
-            id,
+            limits.messages_per_minute,
+            limits.message_burst,
+            id.0,
             authenticated.then_some(sender_id),
+            self.conns.len(),
         );
         if let Err(retry_after) = rate {
             let text = format!("Rate limit exceeded; retry in {retry_after} ms");
@@ -2068,35 +2069,6 @@ impl Server {
     pub(crate) fn timer_count(&self) -> usize {
         self.timers.len()
     }
-}
-
-/// Takes one message from the sender's rate bucket: per authenticated identity, or per
-/// connection when the identity is only claimed. `Err` carries the wait in milliseconds.
-fn take_rate(
-    buckets: &mut BTreeMap<String, Bucket>,
-    limits: &Limits,
-    connections: usize,
-    now: u64,
-    id: ConnectionId,
-    authenticated_sender: Option<&str>,
-) -> Result<(), u64> {
-    let (per_minute, burst) = (limits.messages_per_minute, limits.message_burst);
-    if per_minute == 0 {
-        return Ok(());
-    }
-    let key = match authenticated_sender {
-        Some(user) => format!("u:{user}"),
-        None => format!("c:{}", id.0),
-    };
-    let result = buckets
-        .entry(key)
-        .or_insert_with(|| Bucket::full(burst, now))
-        .take(now, per_minute, burst);
-    if buckets.len() > 4 * connections + 64 {
-        // Full buckets carry no information: forget them so the map tracks only recent senders.
-        buckets.retain(|_, b| !b.is_full(now, per_minute, burst));
-    }
-    result
 }
 
 /// Whether the dm policy lets this sender message the agent directly. Pairing asks the host
