@@ -1931,26 +1931,32 @@ impl Server {
         outcome: Outcome,
         error: Option<(ErrorCode, &str)>,
     ) {
-        let Some(mut state) = self.turns.remove(&turn) else {
+        let Some(state) = self.turns.remove(&turn) else {
             return;
         };
         if let Some(at) = state.timer_at {
             self.timers.cancel(at, Timer::Turn(turn));
         }
-        let handle = state.turn.clone();
+        let TurnState {
+            turn: handle,
+            session,
+            origin,
+            text: reply,
+            ..
+        } = state;
         let key = handle.session_key();
-        let origin = Origin::Connection(state.origin);
+        let origin = Origin::Connection(origin);
         let text = match error {
             Some((code, text)) => {
                 self.emit_at(
-                    state.session,
+                    session,
                     key,
                     origin,
                     SessionFrame::Error {
-                        message_id: Cow::Borrowed(state.message_id()),
+                        message_id: Cow::Borrowed(handle.message_id()),
                         code,
                         text: Cow::Borrowed(text),
-                        partial: Cow::Borrowed(&state.text),
+                        partial: Cow::Borrowed(&reply),
                     },
                     None,
                 );
@@ -1958,22 +1964,22 @@ impl Server {
             }
             None => {
                 // A reply no longer than the limit in bytes is one chunk: skip the split.
-                let whole = [state.text.as_str()];
+                let whole = [reply.as_str()];
                 let split;
-                let chunks: &[&str] = if state.text.len() <= self.config.text_chunk_limit {
+                let chunks: &[&str] = if reply.len() <= self.config.text_chunk_limit {
                     &whole
                 } else {
-                    split = chunk::split(&state.text, self.config.text_chunk_limit);
+                    split = chunk::split(&reply, self.config.text_chunk_limit);
                     &split
                 };
                 let total = chunks.len();
                 for (i, content) in chunks.iter().enumerate() {
                     self.emit_at(
-                        state.session,
+                        session,
                         key,
                         origin,
                         SessionFrame::Response {
-                            message_id: Cow::Borrowed(state.message_id()),
+                            message_id: Cow::Borrowed(handle.message_id()),
                             content: Cow::Borrowed(content),
                             index: i + 1,
                             chunks: total,
@@ -1982,10 +1988,10 @@ impl Server {
                         None,
                     );
                 }
-                core::mem::take(&mut state.text)
+                reply
             }
         };
-        let next = match self.sessions.at_mut(state.session) {
+        let next = match self.sessions.at_mut(session) {
             Some(session) => {
                 session.last_active = now;
                 if session.running == Some(turn) {
