@@ -79,6 +79,7 @@ pub mod client;
 mod config;
 mod error;
 mod event;
+mod id_table;
 mod identity;
 mod inbound;
 mod media;

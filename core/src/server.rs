@@ -25,6 +25,7 @@ use crate::event::{
     AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, TextField,
     Transmit, Turn, TurnData, TurnId, TurnText,
 };
+use crate::id_table::IdTable;
 use crate::identity;
 use crate::inbound::{self, FieldError, Key, Loose, RawFrame};
 use crate::media::{self, Media, MAX_MEDIA};
@@ -167,14 +168,16 @@ impl TurnState {
         }
     }
 
-    /// Moves the turn's timer to its current deadline.
+    /// Moves the turn's timer to its current deadline. (An entry for an earlier deadline goes
+    /// stale: see `Timers`.)
     fn reschedule(&mut self, timers: &mut Timers, timing: &Timing, turn: TurnId) {
-        if let Some(old) = self.timer_at.take() {
-            timers.cancel(old, Timer::Turn(turn));
+        let at = self.deadline(timing);
+        if at == self.timer_at {
+            return;
         }
-        if let Some(at) = self.deadline(timing) {
+        self.timer_at = at;
+        if let Some(at) = at {
             timers.schedule(at, Timer::Turn(turn));
-            self.timer_at = Some(at);
         }
     }
 
@@ -218,9 +221,9 @@ impl AgentFailure {
 /// The protocol's server side. See the crate docs for the run loop.
 pub struct Server {
     config: Config,
-    conns: BTreeMap<ConnectionId, Connection>,
+    conns: IdTable<ConnectionId, Connection>,
     sessions: Sessions,
-    turns: BTreeMap<TurnId, TurnState>,
+    turns: IdTable<TurnId, TurnState>,
     timers: Timers,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -257,9 +260,9 @@ impl Server {
     pub fn new(config: Config) -> Server {
         Server {
             config,
-            conns: BTreeMap::new(),
+            conns: IdTable::default(),
             sessions: Sessions::default(),
-            turns: BTreeMap::new(),
+            turns: IdTable::default(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -565,7 +568,10 @@ impl Server {
     /// Runs every deadline due at `now`: auth timeouts, idle and heartbeat closes, turn
     /// keepalives and agent timeouts.
     pub fn handle_timeout(&mut self, now: u64) {
-        while let Some((_, timer)) = self.timers.pop_due(now) {
+        loop {
+            let Some((_, timer)) = self.timers.pop_due(now, timer_is_live(&self.turns)) else {
+                break;
+            };
             match timer {
                 Timer::Auth(id) => {
                     let expired = matches!(
@@ -591,12 +597,12 @@ impl Server {
     pub fn handle_shutdown(&mut self, now: u64) {
         // Queued turns first, so that ending a running one does not start the next.
         let mut turns: Vec<(bool, TurnId)> =
-            self.turns.iter().map(|(id, t)| (t.running, *id)).collect();
+            self.turns.iter().map(|(id, t)| (t.running, id)).collect();
         turns.sort();
         for (_, turn) in turns {
             self.cancel_turn(now, turn, CancelReason::Shutdown);
         }
-        let ids: Vec<ConnectionId> = self.conns.keys().copied().collect();
+        let ids: Vec<ConnectionId> = self.conns.keys().collect();
         for id in ids {
             if !matches!(self.conns[&id].state, ConnState::Closing) {
                 self.close(id, CLOSE_GOING_AWAY, "Server shutting down");
@@ -1581,7 +1587,7 @@ impl Server {
                 .filter(|(_, t)| {
                     t.message_id() == m && (t.origin == id || self.may_access(id, t.session_key()))
                 })
-                .map(|(turn, t)| (*turn, t.running))
+                .map(|(turn, t)| (turn, t.running))
                 .max_by_key(|(_, running)| *running)
                 .map(|(turn, _)| turn),
             None => {
@@ -1934,8 +1940,10 @@ impl Server {
         let Some(state) = self.turns.remove(&turn) else {
             return;
         };
-        if let Some(at) = state.timer_at {
-            self.timers.cancel(at, Timer::Turn(turn));
+        if state.timer_at.is_some() {
+            let turns = self.turns.len();
+            self.timers
+                .drop_stale_turns(turns, timer_is_live(&self.turns));
         }
         let TurnState {
             turn: handle,
@@ -2077,6 +2085,11 @@ impl Server {
     }
 }
 
+/// Whether a turn timer entry is still its turn's deadline (see `Timers`).
+fn timer_is_live(turns: &IdTable<TurnId, TurnState>) -> impl Fn(u64, TurnId) -> bool + '_ {
+    |at, turn| turns.get(&turn).is_some_and(|t| t.timer_at == Some(at))
+}
+
 /// Whether the dm policy lets this sender message the agent directly. Pairing asks the host
 /// to show the operator a code (an event), once per code.
 fn check_dm_policy(
@@ -2190,7 +2203,7 @@ fn frame_too_large_text(max: usize) -> String {
 #[allow(clippy::too_many_arguments)]
 fn emit_frame(
     session: &mut Session,
-    conns: &mut BTreeMap<ConnectionId, Connection>,
+    conns: &mut IdTable<ConnectionId, Connection>,
     transmits: &mut VecDeque<Transmit>,
     limits: &Limits,
     key: &str,

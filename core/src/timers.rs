@@ -1,7 +1,14 @@
-//! Deadlines the core owns, ordered for `poll_timeout`. Entries are hints: the owner re-checks
-//! the real deadline when one fires, so hot paths never have to move an entry.
+//! Deadlines the core owns, ordered for `poll_timeout`.
+//!
+//! Connection deadlines (auth, idle) change rarely and are removed exactly. Turn deadlines
+//! change with every message, so they are kept in a heap and never searched for: when a turn
+//! ends, its entry goes stale and is dropped once it reaches the front, or when stale entries
+//! outnumber the turns. Whether an entry is still live is the owner's knowledge (a turn's
+//! current deadline), passed in as `live`. The front entry is always live after any of these
+//! calls, so [`Timers::next`] is exact.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeSet, BinaryHeap};
+use core::cmp::Reverse;
 
 use crate::event::{ConnectionId, TurnId};
 
@@ -16,34 +23,111 @@ pub(crate) enum Timer {
     Turn(TurnId),
 }
 
+/// Stale turn entries tolerated beyond one per turn before they are swept out.
+const STALE_SLACK: usize = 64;
+
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    queue: BTreeSet<(u64, Timer)>,
+    connections: BTreeSet<(u64, Timer)>,
+    turns: BinaryHeap<Reverse<(u64, TurnId)>>,
 }
 
 impl Timers {
     pub(crate) fn schedule(&mut self, at: u64, timer: Timer) {
-        self.queue.insert((at, timer));
+        match timer {
+            Timer::Turn(turn) => self.turns.push(Reverse((at, turn))),
+            _ => {
+                self.connections.insert((at, timer));
+            }
+        }
     }
 
+    /// Removes a connection deadline. (Turn deadlines are never removed: they go stale.)
     pub(crate) fn cancel(&mut self, at: u64, timer: Timer) {
-        self.queue.remove(&(at, timer));
+        debug_assert!(!matches!(timer, Timer::Turn(_)));
+        self.connections.remove(&(at, timer));
+    }
+
+    /// Drops stale turn entries from the front, and sweeps them all out when they outnumber
+    /// the `turns` the owner holds. Call after a turn ended or its deadline moved.
+    pub(crate) fn drop_stale_turns(&mut self, turns: usize, live: impl Fn(u64, TurnId) -> bool) {
+        if self.turns.len() > 2 * turns + STALE_SLACK {
+            self.turns.retain(|Reverse((at, turn))| live(*at, *turn));
+        }
+        self.drop_stale_front(live);
+    }
+
+    fn drop_stale_front(&mut self, live: impl Fn(u64, TurnId) -> bool) {
+        while let Some(&Reverse((at, turn))) = self.turns.peek() {
+            if live(at, turn) {
+                break;
+            }
+            self.turns.pop();
+        }
     }
 
     pub(crate) fn next(&self) -> Option<u64> {
-        self.queue.first().map(|(at, _)| *at)
+        let connection = self.connections.first().map(|(at, _)| *at);
+        let turn = self.turns.peek().map(|Reverse((at, _))| *at);
+        match (connection, turn) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Removes and returns the earliest timer due at or before `now`.
-    pub(crate) fn pop_due(&mut self, now: u64) -> Option<(u64, Timer)> {
-        match self.queue.first() {
-            Some(&(at, _)) if at <= now => self.queue.pop_first(),
+    /// Removes and returns the earliest live timer due at or before `now`.
+    pub(crate) fn pop_due(
+        &mut self,
+        now: u64,
+        live: impl Fn(u64, TurnId) -> bool,
+    ) -> Option<(u64, Timer)> {
+        self.drop_stale_front(&live);
+        let connection = self.connections.first().map(|(at, _)| *at);
+        let turn = self.turns.peek().map(|Reverse((at, _))| *at);
+        match (connection, turn) {
+            (Some(c), t) if c <= now && t.is_none_or(|t| c <= t) => self.connections.pop_first(),
+            (_, Some(t)) if t <= now => {
+                let Reverse((at, turn)) = self.turns.pop()?;
+                // The next one may be stale: keep the front live.
+                self.drop_stale_front(live);
+                Some((at, Timer::Turn(turn)))
+            }
             _ => None,
         }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.queue.len()
+        self.connections.len() + self.turns.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn stale_turn_entries_never_show_and_are_swept() {
+        let mut timers = Timers::default();
+        timers.schedule(50, Timer::Idle(ConnectionId(1)));
+        for turn in 1..=200 {
+            timers.schedule(100 + turn, Timer::Turn(TurnId(turn)));
+        }
+        // Turns 1..=150 end; 151.. remain with their deadlines.
+        let live = |_at: u64, turn: TurnId| turn.0 > 150;
+        timers.drop_stale_turns(50, live);
+        assert_eq!(timers.next(), Some(50));
+        assert!(timers.len() <= 1 + 2 * 50 + STALE_SLACK);
+        let mut fired = Vec::new();
+        while let Some((at, timer)) = timers.pop_due(400, live) {
+            fired.push((at, timer));
+        }
+        assert_eq!(fired.first(), Some(&(50, Timer::Idle(ConnectionId(1)))));
+        assert_eq!(fired.len(), 1 + 50);
+        assert!(fired[1..]
+            .iter()
+            .all(|(at, t)| matches!(t, Timer::Turn(id) if id.0 > 150 && *at == 100 + id.0)));
+        assert_eq!(timers.next(), None);
     }
 }
