@@ -568,10 +568,7 @@ impl Server {
     /// Runs every deadline due at `now`: auth timeouts, idle and heartbeat closes, turn
     /// keepalives and agent timeouts.
     pub fn handle_timeout(&mut self, now: u64) {
-        loop {
-            let Some((_, timer)) = self.timers.pop_due(now, timer_is_live(&self.turns)) else {
-                break;
-            };
+        while let Some((_, timer)) = self.timers.pop_due(now, timer_is_live(&self.turns)) {
             match timer {
                 Timer::Auth(id) => {
                     let expired = matches!(
