@@ -80,185 +80,266 @@ impl ChatType {
 /// Everything an agent needs to produce one reply. Client-controlled data (`custom_data`) and
 /// auth-service data (`auth`) stay in their own fields: neither can overwrite a context field.
 ///
-/// A turn is a shared handle: the core keeps the same turn while it runs, so cloning it is
-/// cheap, and its text fields live in one buffer (accepting a message allocates twice, not
-/// once per field).
+/// A turn is cheap to clone: the core keeps the same turn while it runs. Its text fields live
+/// one after another in one shared string, so accepting a message allocates once (twice when
+/// it carries attachments or `customData`).
 #[derive(Clone, PartialEq)]
-pub struct Turn(Arc<TurnData>);
+pub struct Turn {
+    text: Arc<str>,
+    /// Where each text field ends in `text` (it starts where the one before ends).
+    ends: [u32; TEXT_FIELDS],
+    id: TurnId,
+    connection: ConnectionId,
+    received_at: u64,
+    chat_type: ChatType,
+    authenticated: bool,
+    /// Attachments and `customData`, which most messages do not have.
+    extras: Option<Arc<TurnExtras>>,
+    auth: Option<Arc<Value>>,
+}
 
-#[derive(Clone, PartialEq)]
-pub(crate) struct TurnData {
+#[derive(Debug, Clone, PartialEq)]
+struct TurnExtras {
+    media: Vec<Media>,
+    custom_data: Option<Value>,
+}
+
+/// A turn's text fields, in the order they are written. Every field is either absent or
+/// non-empty, so an empty range means absent. The body is the envelope prefix followed by the
+/// content: the content is stored once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TextField {
+    AgentId,
+    SessionKey,
+    SenderId,
+    SenderName,
+    GroupId,
+    GroupSubject,
+    ReplyToId,
+    ReplyToBody,
+    /// `[Replying to: "..."]`, a blank line, `<name>: ` (read only as part of the body).
+    BodyPrefix,
+    Content,
+    MessageId,
+}
+
+const TEXT_FIELDS: usize = TextField::MessageId as usize + 1;
+
+/// A turn's text being written, every field in [`TextField`] order (absent ones as empty),
+/// into a buffer the server reuses from one message to the next.
+#[derive(Debug)]
+pub(crate) struct TurnText {
+    text: String,
+    ends: [u32; TEXT_FIELDS],
+}
+
+impl TurnText {
+    /// Starts a turn's text in `buffer` (emptied first; its capacity is what is reused).
+    pub(crate) fn new(mut buffer: String) -> TurnText {
+        buffer.clear();
+        TurnText {
+            text: buffer,
+            ends: [0; TEXT_FIELDS],
+        }
+    }
+
+    /// Writes `field`: every field once, in order.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, field: TextField, value: &str) {
+        self.push_with(field, |text| text.push_str(value));
+    }
+
+    /// Writes `field` as whatever `write` appends.
+    #[inline(always)]
+    pub(crate) fn push_with(&mut self, field: TextField, write: impl FnOnce(&mut String)) {
+        debug_assert!(
+            field == TextField::AgentId
+                || self.ends[field as usize - 1] as usize == self.text.len(),
+            "turn text written out of order"
+        );
+        write(&mut self.text);
+        // Frames are far below 4 GiB (the core limits them), so offsets fit in u32.
+        self.ends[field as usize] = self.text.len() as u32;
+    }
+
+    /// Writes `field`, empty when absent.
+    #[inline(always)]
+    pub(crate) fn push_opt(&mut self, field: TextField, value: Option<&str>) {
+        self.push(field, value.unwrap_or_default());
+    }
+
+    /// A field written so far.
+    #[inline]
+    pub(crate) fn get(&self, field: TextField) -> Option<&str> {
+        field_text(&self.text, &self.ends, field, field)
+    }
+
+    /// The turn's shared text and field ends, and the buffer back for the next message.
+    fn finish(self) -> (Arc<str>, [u32; TEXT_FIELDS], String) {
+        debug_assert_eq!(self.ends[TEXT_FIELDS - 1] as usize, self.text.len());
+        (Arc::from(self.text.as_str()), self.ends, self.text)
+    }
+}
+
+/// The text from the start of `first` to the end of `last`; `None` when empty.
+#[inline]
+fn field_text<'t>(
+    text: &'t str,
+    ends: &[u32; TEXT_FIELDS],
+    first: TextField,
+    last: TextField,
+) -> Option<&'t str> {
+    let start = match (first as usize).checked_sub(1) {
+        Some(before) => *ends.get(before)?,
+        None => 0,
+    };
+    let end = *ends.get(last as usize)?;
+    if start == end {
+        return None;
+    }
+    text.get(start as usize..end as usize)
+}
+
+/// What a turn is made of besides its text (see [`Turn::new`]).
+#[derive(Debug)]
+pub(crate) struct TurnParts {
     pub(crate) id: TurnId,
     pub(crate) chat_type: ChatType,
     pub(crate) authenticated: bool,
     pub(crate) connection: ConnectionId,
     pub(crate) received_at: u64,
-    pub(crate) text: TurnText,
     pub(crate) media: Vec<Media>,
     pub(crate) custom_data: Option<Value>,
     pub(crate) auth: Option<Arc<Value>>,
 }
 
-/// A turn's text fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TextField {
-    SessionKey,
-    AgentId,
-    MessageId,
-    SenderId,
-    SenderName,
-    GroupId,
-    GroupSubject,
-    Body,
-    Content,
-    ReplyToId,
-    ReplyToBody,
-}
-
-const TEXT_FIELDS: usize = TextField::ReplyToBody as usize + 1;
-
-/// A turn's text fields, written one after another into one string.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct TurnText {
-    text: String,
-    /// Per field, its byte range in `text`; `None` when absent.
-    spans: [Option<(u32, u32)>; TEXT_FIELDS],
-}
-
-impl TurnText {
-    pub(crate) fn with_capacity(capacity: usize) -> TurnText {
-        TurnText {
-            text: String::with_capacity(capacity),
-            spans: [None; TEXT_FIELDS],
-        }
-    }
-
-    /// Sets `field` to `value` (each field is written once).
-    #[inline]
-    pub(crate) fn push(&mut self, field: TextField, value: &str) {
-        self.push_with(field, |text| text.push_str(value));
-    }
-
-    /// Sets `field` to whatever `write` appends.
-    pub(crate) fn push_with(&mut self, field: TextField, write: impl FnOnce(&mut String)) {
-        let start = self.text.len();
-        write(&mut self.text);
-        // Frames are far below 4 GiB (the core limits them), so offsets fit in u32.
-        self.spans[field as usize] = Some((start as u32, self.text.len() as u32));
-    }
-
-    #[inline]
-    pub(crate) fn push_opt(&mut self, field: TextField, value: Option<&str>) {
-        if let Some(value) = value {
-            self.push(field, value);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn get(&self, field: TextField) -> Option<&str> {
-        let (start, end) = self.spans[field as usize]?;
-        self.text.get(start as usize..end as usize)
-    }
-}
-
 impl Turn {
-    pub(crate) fn new(data: TurnData) -> Turn {
-        Turn(Arc::new(data))
+    /// A turn from its text and parts; returns the text's buffer for reuse.
+    pub(crate) fn new(text: TurnText, parts: TurnParts) -> (Turn, String) {
+        let (text, ends, buffer) = text.finish();
+        let extras = (!parts.media.is_empty() || parts.custom_data.is_some()).then(|| {
+            Arc::new(TurnExtras {
+                media: parts.media,
+                custom_data: parts.custom_data,
+            })
+        });
+        let turn = Turn {
+            text,
+            ends,
+            id: parts.id,
+            connection: parts.connection,
+            received_at: parts.received_at,
+            chat_type: parts.chat_type,
+            authenticated: parts.authenticated,
+            extras,
+            auth: parts.auth,
+        };
+        (turn, buffer)
     }
 
     #[inline]
-    fn text(&self, field: TextField) -> &str {
-        self.0.text.get(field).unwrap_or_default()
+    fn field(&self, field: TextField) -> Option<&str> {
+        field_text(&self.text, &self.ends, field, field)
     }
 
     /// Handle for the agent output inputs.
     pub fn id(&self) -> TurnId {
-        self.0.id
+        self.id
     }
     /// `agent:<agentId>:websocket:<direct|group>:<id>`.
     #[inline]
     pub fn session_key(&self) -> &str {
-        self.text(TextField::SessionKey)
+        self.field(TextField::SessionKey).unwrap_or_default()
     }
     /// Agent that should answer.
     pub fn agent_id(&self) -> &str {
-        self.text(TextField::AgentId)
+        self.field(TextField::AgentId).unwrap_or_default()
     }
     /// The client's `messageId`, or one the core generated (`msg-<n>`).
     #[inline]
     pub fn message_id(&self) -> &str {
-        self.text(TextField::MessageId)
+        self.field(TextField::MessageId).unwrap_or_default()
     }
     /// Direct or group.
     pub fn chat_type(&self) -> ChatType {
-        self.0.chat_type
+        self.chat_type
     }
     /// Sender identity (authenticated `userId` when there is one).
     #[inline]
     pub fn sender_id(&self) -> &str {
-        self.text(TextField::SenderId)
+        self.field(TextField::SenderId).unwrap_or_default()
     }
     /// Display name, when known.
     pub fn sender_name(&self) -> Option<&str> {
-        self.0.text.get(TextField::SenderName)
+        self.field(TextField::SenderName)
     }
     /// Whether `sender_id` was verified by the auth service.
     pub fn authenticated(&self) -> bool {
-        self.0.authenticated
+        self.authenticated
     }
     /// Group id for group chats.
     pub fn group_id(&self) -> Option<&str> {
-        self.0.text.get(TextField::GroupId)
+        self.field(TextField::GroupId)
     }
     /// Group subject for group chats, when given.
     pub fn group_subject(&self) -> Option<&str> {
-        self.0.text.get(TextField::GroupSubject)
+        self.field(TextField::GroupSubject)
     }
     /// The text for the agent, built as the seed does: `[Replying to: "..."]`, blank line,
     /// `<name>: <content>`.
     pub fn body(&self) -> &str {
-        self.text(TextField::Body)
+        field_text(
+            &self.text,
+            &self.ends,
+            TextField::BodyPrefix,
+            TextField::Content,
+        )
+        .unwrap_or_default()
     }
     /// The message text as the client sent it.
     pub fn content(&self) -> &str {
-        self.text(TextField::Content)
+        self.field(TextField::Content).unwrap_or_default()
     }
     /// Quoted message id, when replying.
     pub fn reply_to_id(&self) -> Option<&str> {
-        self.0.text.get(TextField::ReplyToId)
+        self.field(TextField::ReplyToId)
     }
     /// Quoted message text, when replying.
     pub fn reply_to_body(&self) -> Option<&str> {
-        self.0.text.get(TextField::ReplyToBody)
+        self.field(TextField::ReplyToBody)
     }
     /// Accepted attachments (locations as the client sent them: the host resolves paths).
     pub fn media(&self) -> &[Media] {
-        &self.0.media
+        self.extras.as_ref().map_or(&[], |e| &e.media)
     }
     /// The client's `customData` object.
     pub fn custom_data(&self) -> Option<&Value> {
-        self.0.custom_data.as_ref()
+        self.extras.as_ref()?.custom_data.as_ref()
     }
     /// The auth service's `data` object.
     pub fn auth(&self) -> Option<&Value> {
-        self.0.auth.as_deref()
+        self.auth.as_deref()
     }
     /// The connection the message came in on.
     pub fn connection(&self) -> ConnectionId {
-        self.0.connection
+        self.connection
     }
     /// `now` when the message was accepted.
     pub fn received_at(&self) -> u64 {
-        self.0.received_at
+        self.received_at
     }
 
     /// The same turn with other attachments: the host resolves media paths before running it
     /// (the core keeps the locations the client sent).
     #[must_use]
     pub fn with_media(&self, media: Vec<Media>) -> Turn {
-        let mut data = TurnData::clone(&self.0);
-        data.media = media;
-        Turn::new(data)
+        let custom_data = self.custom_data().cloned();
+        let extras = (!media.is_empty() || custom_data.is_some())
+            .then(|| Arc::new(TurnExtras { media, custom_data }));
+        Turn {
+            extras,
+            ..self.clone()
+        }
     }
 
     /// The canonical JSON form (the `exec` backend's stdin, the bindings' turn context).

@@ -78,14 +78,17 @@ impl<'de> Visitor<'de> for LooseVisitor {
 /// The known fields a client frame carries, captured loosely, in arrival order.
 ///
 /// Only the fields present are stored (a repeated key keeps its last value, as serde_json
-/// does), so building and dropping a frame costs per field sent, not per field known. The
-/// capacity covers every known key: no frame can overflow it.
+/// does), so building and dropping a frame costs per field sent, not per field known, and
+/// asking for an absent field is one bit test. The capacity covers every known key: no frame
+/// can overflow it.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct RawFrame<'a> {
     /// False when the JSON document is not an object at all.
     pub is_object: bool,
+    /// Bit `key as u32` is set when the frame has that key.
+    present: u32,
     fields: heapless::Vec<Loose<'a>, { Key::COUNT }>,
-    /// Per known key, 1 + its position in `fields` (0: absent).
+    /// Per present key, its position in `fields`.
     slots: [u8; Key::COUNT],
 }
 
@@ -93,8 +96,10 @@ impl<'a> RawFrame<'a> {
     /// The raw value of `key`, if the frame has it.
     #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<&Loose<'a>> {
-        let slot = *self.slots.get(key as usize)?;
-        self.fields.get(usize::from(slot).checked_sub(1)?)
+        if self.present & key.bit() == 0 {
+            return None;
+        }
+        self.fields.get(usize::from(*self.slots.get(key as usize)?))
     }
 
     /// Reads an optional string field; `null` counts as absent.
@@ -115,6 +120,7 @@ impl<'a> RawFrame<'a> {
     }
 
     /// Reads an optional non-negative integer field.
+    #[inline]
     pub(crate) fn u64(&self, key: Key) -> Result<Option<u64>, FieldError> {
         match self.get(key) {
             None | Some(Loose::Null) => Ok(None),
@@ -124,30 +130,39 @@ impl<'a> RawFrame<'a> {
     }
 
     /// Reads an optional list of strings.
+    #[inline]
     pub(crate) fn str_list(&self, key: Key) -> Result<Option<Vec<&str>>, FieldError> {
         match self.get(key) {
             None | Some(Loose::Null) => Ok(None),
-            Some(Loose::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().ok_or(key.error("a list of strings")))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(key.error("a list of strings")),
+            Some(value) => str_list(key, value).map(Some),
         }
     }
 
+    #[inline]
     fn set(&mut self, key: Key, value: Loose<'a>) {
         let Some(slot) = self.slots.get_mut(key as usize) else {
             return; // `Other`: never stored
         };
-        match usize::from(*slot).checked_sub(1) {
-            Some(at) => self.fields[at] = value,
-            None => {
-                *slot = self.fields.len() as u8 + 1;
-                // Cannot fail: one place per known key, and a key is never stored twice.
-                let _ = self.fields.push(value);
+        if self.present & key.bit() != 0 {
+            if let Some(field) = self.fields.get_mut(usize::from(*slot)) {
+                *field = value;
             }
+            return;
         }
+        *slot = self.fields.len() as u8;
+        self.present |= key.bit();
+        // Cannot fail: one place per known key, and a key is never stored twice.
+        let _ = self.fields.push(value);
+    }
+}
+
+fn str_list<'v>(key: Key, value: &'v Loose<'_>) -> Result<Vec<&'v str>, FieldError> {
+    match value {
+        Loose::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().ok_or(key.error("a list of strings")))
+            .collect(),
+        _ => Err(key.error("a list of strings")),
     }
 }
 
@@ -266,6 +281,12 @@ impl Key {
     /// How many known keys there are.
     const COUNT: usize = Key::Other as usize;
 
+    /// The key's bit in [`RawFrame`]'s presence mask (none for `Other`).
+    #[inline]
+    const fn bit(self) -> u32 {
+        (1u32 << (self as u32)) & ((1u32 << Key::COUNT) - 1)
+    }
+
     /// The field's wire name.
     pub(crate) fn name(self) -> &'static str {
         KEYS.get(self as usize).map_or("", |(_, name)| name)
@@ -273,30 +294,36 @@ impl Key {
 
     /// The key with this wire name (`Other` for any unknown name).
     fn from_name(name: &str) -> Key {
+        Key::from_name_bytes(name.as_bytes())
+    }
+
+    /// [`Key::from_name`] on the raw bytes of a name.
+    #[inline]
+    fn from_name_bytes(name: &[u8]) -> Key {
         // A `match` compiles to a switch on length before any byte comparison.
         match name {
-            "type" => Key::Type,
-            "content" => Key::Content,
-            "messageId" => Key::MessageId,
-            "senderId" => Key::SenderId,
-            "senderName" => Key::SenderName,
-            "chatType" => Key::ChatType,
-            "groupId" => Key::GroupId,
-            "groupSubject" => Key::GroupSubject,
-            "replyToMessageId" => Key::ReplyToMessageId,
-            "replyToBody" => Key::ReplyToBody,
-            "mediaPath" => Key::MediaPath,
-            "mediaType" => Key::MediaType,
-            "mediaPaths" => Key::MediaPaths,
-            "mediaTypes" => Key::MediaTypes,
-            "customData" => Key::CustomData,
-            "protocol" => Key::Protocol,
-            "stream" => Key::Stream,
-            "lastSeq" => Key::LastSeq,
-            "sessionKey" => Key::Session,
-            "limit" => Key::Limit,
-            "cursor" => Key::Cursor,
-            "id" => Key::Id,
+            b"type" => Key::Type,
+            b"content" => Key::Content,
+            b"messageId" => Key::MessageId,
+            b"senderId" => Key::SenderId,
+            b"senderName" => Key::SenderName,
+            b"chatType" => Key::ChatType,
+            b"groupId" => Key::GroupId,
+            b"groupSubject" => Key::GroupSubject,
+            b"replyToMessageId" => Key::ReplyToMessageId,
+            b"replyToBody" => Key::ReplyToBody,
+            b"mediaPath" => Key::MediaPath,
+            b"mediaType" => Key::MediaType,
+            b"mediaPaths" => Key::MediaPaths,
+            b"mediaTypes" => Key::MediaTypes,
+            b"customData" => Key::CustomData,
+            b"protocol" => Key::Protocol,
+            b"stream" => Key::Stream,
+            b"lastSeq" => Key::LastSeq,
+            b"sessionKey" => Key::Session,
+            b"limit" => Key::Limit,
+            b"cursor" => Key::Cursor,
+            b"id" => Key::Id,
             _ => Key::Other,
         }
     }

@@ -184,30 +184,48 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
 
 /// The length of the longest prefix that needs no escaping: the index of the first control
 /// character, `"` or `\\`, or the whole length. Eight bytes at a time.
+#[inline]
 pub(crate) fn clean_prefix(bytes: &[u8]) -> usize {
-    let mut words = bytes.chunks_exact(8);
-    let mut clean = 0;
-    for word in words.by_ref() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let mask = escape_mask(u64::from_le_bytes(w));
+    let n = bytes.len();
+    let mut i = 0;
+    while let Some(word) = load_word(bytes, i) {
+        let mask = escape_mask(word);
         if mask != 0 {
-            return clean + (mask.trailing_zeros() / 8) as usize;
+            return i + (mask.trailing_zeros() / 8) as usize;
         }
-        clean += 8;
+        i += 8;
     }
-    // The last partial word, padded with spaces (which need no escaping).
-    let rest = words.remainder();
-    let mut w = [b' '; 8];
-    w[..rest.len()].copy_from_slice(rest);
-    let mask = escape_mask(u64::from_le_bytes(w));
-    (clean + (mask.trailing_zeros() / 8) as usize).min(bytes.len())
+    if n >= 8 {
+        // The last eight bytes, overlapping what was checked: the lowest flagged byte is still
+        // the first one, and it lies at or after `i`.
+        let mask = load_word(bytes, n - 8).map_or(0, escape_mask);
+        return if mask == 0 {
+            n
+        } else {
+            n - 8 + (mask.trailing_zeros() / 8) as usize
+        };
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The eight bytes at `at`, little-endian, when there are eight.
+#[inline(always)]
+pub(crate) fn load_word(bytes: &[u8], at: usize) -> Option<u64> {
+    let word: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(word))
 }
 
 /// The high bit of each byte that is a control character, `"` or `\\`, plus possibly bytes
 /// above such a byte: the classic "has a byte less than n" bit trick only errs upwards, past a
 /// borrow, so the lowest bit set is always exact.
-fn escape_mask(word: u64) -> u64 {
+#[inline(always)]
+pub(crate) fn escape_mask(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
@@ -216,31 +234,46 @@ fn escape_mask(word: u64) -> u64 {
     below(word, 0x20) | below(quote, 1) | below(backslash, 1)
 }
 
-/// `chat.typing` for one message.
-pub(crate) fn typing(message_id: &str, seq: Seq<'_>) -> String {
-    // Written out rather than through ObjectWriter: one per accepted message.
-    let seq_len = seq.map_or(0, |(_, key)| key.len() + 40);
-    let mut out = String::with_capacity(40 + message_id.len() + seq_len);
-    out.push_str("{\"type\":\"chat.typing\",\"messageId\":");
-    write_json_str(&mut out, message_id);
+/// Appends `"sessionKey":..,"seq":n` of a v2 session frame, after a comma.
+#[inline]
+fn push_seq(out: &mut String, seq: Seq<'_>) {
     if let Some((n, key)) = seq {
         out.push_str(",\"sessionKey\":");
-        write_json_str(&mut out, key);
+        write_json_str(out, key);
         out.push_str(",\"seq\":");
-        push_u64(&mut out, n);
+        push_u64(out, n);
     }
+}
+
+/// Room for the `sessionKey` and `seq` of a v2 frame.
+fn seq_len(seq: Seq<'_>) -> usize {
+    seq.map_or(0, |(_, key)| key.len() + 40)
+}
+
+// The frames of every reply (typing, stream, response) are written out rather than through
+// ObjectWriter: they are the hot path, and their shape is fixed.
+
+/// `chat.typing` for one message.
+pub(crate) fn typing(message_id: &str, seq: Seq<'_>) -> String {
+    let mut out = String::with_capacity(40 + message_id.len() + seq_len(seq));
+    out.push_str("{\"type\":\"chat.typing\",\"messageId\":");
+    write_json_str(&mut out, message_id);
+    push_seq(&mut out, seq);
     out.push('}');
     out
 }
 
 /// `chat.stream` (`done:false`) carrying `content` (cumulative, or a delta in v2 delta mode).
 pub(crate) fn stream(message_id: &str, content: &str, seq: Seq<'_>) -> String {
-    ObjectWriter::frame("chat.stream", 48 + message_id.len() + content.len())
-        .str("messageId", message_id)
-        .str("content", content)
-        .bool("done", false)
-        .seq(seq)
-        .finish()
+    let mut out = String::with_capacity(64 + message_id.len() + content.len() + seq_len(seq));
+    out.push_str("{\"type\":\"chat.stream\",\"messageId\":");
+    write_json_str(&mut out, message_id);
+    out.push_str(",\"content\":");
+    write_json_str(&mut out, content);
+    out.push_str(",\"done\":false");
+    push_seq(&mut out, seq);
+    out.push('}');
+    out
 }
 
 /// One `chat.response` frame of a final reply split into `chunks` parts (`index` from 1).
@@ -255,19 +288,28 @@ pub(crate) struct ResponseFrame<'a> {
 
 pub(crate) fn response(f: &ResponseFrame<'_>) -> String {
     let last = f.index == f.chunks;
-    let mut w = ObjectWriter::frame("chat.response", 64 + f.message_id.len() + f.content.len())
-        .str("messageId", f.message_id)
-        .str("content", f.content)
-        .bool("done", last);
+    let mut out = String::with_capacity(96 + f.message_id.len() + f.content.len() + seq_len(f.seq));
+    out.push_str("{\"type\":\"chat.response\",\"messageId\":");
+    write_json_str(&mut out, f.message_id);
+    out.push_str(",\"content\":");
+    write_json_str(&mut out, f.content);
+    out.push_str(if last {
+        ",\"done\":true"
+    } else {
+        ",\"done\":false"
+    });
     if f.chunks > 1 {
-        w = w
-            .u64("chunk", f.index as u64)
-            .u64("chunks", f.chunks as u64);
+        out.push_str(",\"chunk\":");
+        push_u64(&mut out, f.index as u64);
+        out.push_str(",\"chunks\":");
+        push_u64(&mut out, f.chunks as u64);
     }
     if f.cancelled && last {
-        w = w.bool("cancelled", true);
+        out.push_str(",\"cancelled\":true");
     }
-    w.seq(f.seq).finish()
+    push_seq(&mut out, f.seq);
+    out.push('}');
+    out
 }
 
 /// The seed's greeting, kept for clients that expect it (`greeting: true`).

@@ -23,7 +23,7 @@ use crate::config::{BusyPolicy, Config, DmPolicy, Limits, Timing};
 use crate::error::{ErrorCode, UsageError};
 use crate::event::{
     AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, TextField,
-    Transmit, Turn, TurnData, TurnId, TurnText,
+    Transmit, Turn, TurnId, TurnParts, TurnText,
 };
 use crate::id_table::IdTable;
 use crate::identity;
@@ -231,6 +231,8 @@ pub struct Server {
     pairing: Pairing,
     dynamic_agents: BTreeSet<String>,
     history_requests: BTreeMap<u64, HistoryRequest>,
+    /// The buffer the next turn's text is written in (kept for its capacity).
+    turn_text: String,
     next_connection: u64,
     next_turn: u64,
     next_message: u64,
@@ -270,6 +272,7 @@ impl Server {
             pairing: Pairing::default(),
             dynamic_agents: BTreeSet::new(),
             history_requests: BTreeMap::new(),
+            turn_text: String::new(),
             next_connection: 0,
             next_turn: 0,
             next_message: 0,
@@ -1313,16 +1316,7 @@ impl Server {
         }
 
         // The turn's text, in one buffer; the message id follows once the message is accepted.
-        let reply_len = fields.reply_to_body.map_or(0, |b| 2 * b.len() + 24);
-        let mut text = TurnText::with_capacity(
-            96 + 2 * (sender_id.len() + sender_name.map_or(0, str::len) + content.len())
-                + self.config.agent_id.len()
-                + mid.map_or(24, str::len)
-                + fields.group_id.map_or(0, |g| 3 * g.len())
-                + fields.group_subject.map_or(0, str::len)
-                + fields.reply_to_id.map_or(0, str::len)
-                + reply_len,
-        );
+        let mut text = TurnText::new(core::mem::take(&mut self.turn_text));
         let (agent_id, provision) = match chat_type {
             ChatType::Group => (Cow::Borrowed(self.config.agent_id.as_str()), false),
             ChatType::Direct => self.agent_for(sender_id),
@@ -1351,17 +1345,12 @@ impl Server {
         text.push_opt(TextField::SenderName, sender_name);
         text.push_opt(TextField::GroupId, fields.group_id);
         text.push_opt(TextField::GroupSubject, fields.group_subject);
-        text.push(TextField::Content, content);
         text.push_opt(TextField::ReplyToId, fields.reply_to_id);
         text.push_opt(TextField::ReplyToBody, fields.reply_to_body);
-        text.push_with(TextField::Body, |out| {
-            push_envelope(
-                out,
-                sender_name.unwrap_or(sender_id),
-                content,
-                fields.reply_to_body,
-            )
+        text.push_with(TextField::BodyPrefix, |out| {
+            push_envelope_prefix(out, sender_name.unwrap_or(sender_id), fields.reply_to_body)
         });
+        text.push(TextField::Content, content);
         let provision = provision.then(|| AgentProvision {
             agent_id: agent_id.clone().into_owned(),
             user_id: sender_id.to_owned(),
@@ -1443,17 +1432,20 @@ impl Server {
         }
         self.next_turn += 1;
         let turn_id = TurnId(self.next_turn);
-        let turn = Turn::new(TurnData {
-            id: turn_id,
-            chat_type,
-            authenticated,
-            connection: id,
-            received_at: now,
+        let (turn, buffer) = Turn::new(
             text,
-            media,
-            custom_data,
-            auth: auth_data,
-        });
+            TurnParts {
+                id: turn_id,
+                chat_type,
+                authenticated,
+                connection: id,
+                received_at: now,
+                media,
+                custom_data,
+                auth: auth_data,
+            },
+        );
+        self.turn_text = buffer;
         let session_key = turn.session_key();
 
         if protocol >= 2 {
@@ -2177,8 +2169,8 @@ fn collect_media(fields: &SendFields<'_>) -> Result<Vec<Media>, String> {
     Ok(media)
 }
 
-/// The agent's input, as the seed builds it.
-fn push_envelope(body: &mut String, name: &str, content: &str, reply_to_body: Option<&str>) {
+/// The agent's input as the seed builds it, up to the content that follows.
+fn push_envelope_prefix(body: &mut String, name: &str, reply_to_body: Option<&str>) {
     if let Some(quote) = reply_to_body {
         body.push_str("[Replying to: \"");
         body.push_str(quote);
@@ -2186,7 +2178,6 @@ fn push_envelope(body: &mut String, name: &str, content: &str, reply_to_body: Op
     }
     body.push_str(name);
     body.push_str(": ");
-    body.push_str(content);
 }
 
 fn frame_too_large_text(max: usize) -> String {

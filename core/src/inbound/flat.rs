@@ -10,7 +10,7 @@ use alloc::borrow::Cow;
 use serde_json::Number;
 
 use super::{Key, Loose, RawFrame};
-use crate::outbound::clean_prefix;
+use crate::outbound::escape_mask;
 
 /// Fills `frame` and returns true when `text` is a flat frame; false (with `frame` partly
 /// filled) when the full parser must decide.
@@ -26,30 +26,53 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
         return skip_space(b, i + 1) == b.len();
     }
     loop {
-        let Some((name, next)) = plain_str(text, i) else {
+        if b.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Some(end) = string_end(b, i + 1) else {
             return false;
         };
-        i = skip_space(b, next);
+        let key = Key::from_name_bytes(&b[i + 1..end]);
+        i = skip_space(b, end + 1);
         if b.get(i) != Some(&b':') {
             return false;
         }
         i = skip_space(b, i + 1);
-        let (value, next) = match b.get(i) {
-            Some(b'"') => match plain_str(text, i) {
-                Some((s, next)) => (Loose::Str(Cow::Borrowed(s)), next),
-                None => return false,
-            },
-            Some(b't') if b[i..].starts_with(b"true") => (Loose::Bool(true), i + 4),
-            Some(b'f') if b[i..].starts_with(b"false") => (Loose::Bool(false), i + 5),
-            Some(b'n') if b[i..].starts_with(b"null") => (Loose::Null, i + 4),
+        let value = match b.get(i) {
+            Some(b'"') => {
+                let Some(end) = string_end(b, i + 1) else {
+                    return false;
+                };
+                // Both ends are ASCII quotes of a valid UTF-8 text: always char boundaries.
+                let Some(s) = text.get(i + 1..end) else {
+                    return false;
+                };
+                i = end + 1;
+                Loose::Str(Cow::Borrowed(s))
+            }
+            Some(b't') if b[i..].starts_with(b"true") => {
+                i += 4;
+                Loose::Bool(true)
+            }
+            Some(b'f') if b[i..].starts_with(b"false") => {
+                i += 5;
+                Loose::Bool(false)
+            }
+            Some(b'n') if b[i..].starts_with(b"null") => {
+                i += 4;
+                Loose::Null
+            }
             Some(b'0'..=b'9') => match whole_number(b, i) {
-                Some((n, next)) => (Loose::Number(Number::from(n)), next),
+                Some((n, next)) => {
+                    i = next;
+                    Loose::Number(Number::from(n))
+                }
                 None => return false,
             },
             _ => return false,
         };
-        frame.set(Key::from_name(name), value);
-        i = skip_space(b, next);
+        frame.set(key, value);
+        i = skip_space(b, i);
         match b.get(i) {
             Some(b',') => i = skip_space(b, i + 1),
             Some(b'}') => {
@@ -61,26 +84,40 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
     }
 }
 
-/// JSON whitespace.
+/// JSON whitespace. Compact frames have none, so the first test usually ends it.
+#[inline(always)]
 fn skip_space(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+    while let Some(&c) = b.get(i) {
+        if c > b' ' || !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
         i += 1;
     }
     i
 }
 
-/// The string literal starting at `at` when it has no escapes, and the index after it.
-fn plain_str(text: &str, at: usize) -> Option<(&str, usize)> {
-    let b = text.as_bytes();
-    if b.get(at) != Some(&b'"') {
-        return None;
+/// The index of the quote that ends the string whose text starts at `i`, when the string has
+/// no escapes and no control characters. Eight bytes at a time while eight remain.
+#[inline(always)]
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(word) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let mask = escape_mask(u64::from_le_bytes(w));
+        if mask != 0 {
+            let at = i + (mask.trailing_zeros() / 8) as usize;
+            return (b[at] == b'"').then_some(at);
+        }
+        i += 8;
     }
-    let start = at + 1;
-    let n = clean_prefix(b.get(start..)?);
-    if b.get(start + n) != Some(&b'"') {
-        return None; // an escape, a control byte, or no end
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => return Some(i),
+            b'\\' | 0..=0x1f => return None,
+            _ => i += 1,
+        }
     }
-    Some((text.get(start..start + n)?, start + n + 1))
+    None
 }
 
 /// A whole non-negative number that fits in u64, as serde_json reads it (no leading zero, no
