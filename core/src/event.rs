@@ -59,9 +59,10 @@ pub enum Payload {
 }
 
 /// Direct or group conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChatType {
-    /// One sender and the agent.
+    /// One sender and the agent (the default, as in the seed).
+    #[default]
     Direct,
     /// A group, shared by everyone who writes to its `groupId`.
     Group,

@@ -102,6 +102,12 @@ impl<'a> RawFrame<'a> {
         self.fields.get(usize::from(*self.slots.get(key as usize)?))
     }
 
+    /// Whether the frame has any of the keys whose bits are in `keys`.
+    #[inline]
+    pub(crate) fn has_any(&self, keys: u32) -> bool {
+        self.present & keys != 0
+    }
+
     /// Reads an optional string field; `null` counts as absent.
     #[inline]
     pub(crate) fn str(&self, key: Key) -> Result<Option<&str>, FieldError> {
@@ -283,7 +289,7 @@ impl Key {
 
     /// The key's bit in [`RawFrame`]'s presence mask (none for `Other`).
     #[inline]
-    const fn bit(self) -> u32 {
+    pub(crate) const fn bit(self) -> u32 {
         (1u32 << (self as u32)) & ((1u32 << Key::COUNT) - 1)
     }
 

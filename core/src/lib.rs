@@ -86,6 +86,7 @@ mod media;
 mod outbound;
 mod pairing;
 mod rate;
+mod send;
 mod server;
 mod session;
 mod sessions;

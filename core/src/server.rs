@@ -28,10 +28,10 @@ use crate::event::{
 use crate::id_table::IdTable;
 use crate::identity;
 use crate::inbound::{self, FieldError, Key, Loose, RawFrame};
-use crate::media::{self, Media, MAX_MEDIA};
 use crate::outbound::{self, ErrorExtras, ObjectWriter};
 use crate::pairing::{self, Pairing};
 use crate::rate::Buckets;
+use crate::send::{self, Refusal, SendFrame, INVALID_FORMAT};
 use crate::session::{Session, SessionFrame, StreamMode};
 use crate::sessions::{SessionRef, Sessions};
 use crate::timers::{Timer, Timers};
@@ -49,11 +49,6 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// is full). The core never sends it; it is here so every host uses the same code.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 
-/// The seed's text for frames that are not a well-formed `chat.send`.
-const INVALID_FORMAT: &str =
-    "Invalid message format. Expected: { type: 'chat.send', content: '...' }";
-/// Longest accepted `messageId`.
-const MAX_MESSAGE_ID: usize = 256;
 /// Most history messages one `chat.history` may ask for.
 const MAX_HISTORY_LIMIT: u64 = 200;
 /// Default page size of `chat.history`.
@@ -1150,19 +1145,25 @@ impl Server {
     }
 
     fn on_send(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
-        // The client's message id, when usable, labels every error about this frame.
-        let client_message_id = match f.nonempty_str(Key::MessageId) {
-            Ok(Some(m)) if m.len() > MAX_MESSAGE_ID => {
-                let err = FieldError {
-                    field: "messageId",
-                    expected: "at most 256 bytes",
+        let fields = match send::read(f, self.config.limits.max_content_chars) {
+            Ok(fields) => fields,
+            Err(Refusal::Field(err, mid)) => return self.field_error(id, err, mid),
+            Err(Refusal::Other(code, text, mid)) => {
+                let extras = ErrorExtras {
+                    message_id: mid,
+                    ..Default::default()
                 };
-                return self.field_error(id, err, None);
+                return self.send_error(id, code, &text, &extras);
             }
-            Ok(m) => m,
-            Err(err) => return self.field_error(id, err, None),
         };
-        let mid = client_message_id;
+        let SendFrame {
+            message_id: mid,
+            content,
+            chat_type,
+            media,
+            custom_data,
+            ..
+        } = fields;
         let refuse = |server: &mut Server, code: ErrorCode, text: &str| {
             server.send_error(
                 id,
@@ -1173,68 +1174,6 @@ impl Server {
                     ..Default::default()
                 },
             );
-        };
-        let content = match f.str(Key::Content) {
-            Ok(Some(c)) if !c.trim().is_empty() => c,
-            Ok(_) => return refuse(self, ErrorCode::EmptyContent, INVALID_FORMAT),
-            Err(err) => return self.field_error(id, err, mid),
-        };
-        let max_chars = self.config.limits.max_content_chars;
-        if content.len() > max_chars && content.chars().count() > max_chars {
-            let text = format!("Message content exceeds {max_chars} characters");
-            return refuse(self, ErrorCode::ContentTooLarge, &text);
-        }
-        let parsed = (|| {
-            Ok::<_, FieldError>(SendFields {
-                sender_id: f.nonempty_str(Key::SenderId)?,
-                sender_name: f.nonempty_str(Key::SenderName)?,
-                chat_type: f.nonempty_str(Key::ChatType)?,
-                group_id: f.nonempty_str(Key::GroupId)?,
-                group_subject: f.nonempty_str(Key::GroupSubject)?,
-                reply_to_id: f.nonempty_str(Key::ReplyToMessageId)?,
-                reply_to_body: f.nonempty_str(Key::ReplyToBody)?,
-                media_path: f.nonempty_str(Key::MediaPath)?,
-                media_type: f.nonempty_str(Key::MediaType)?,
-                media_paths: f.str_list(Key::MediaPaths)?,
-                media_types: f.str_list(Key::MediaTypes)?,
-            })
-        })();
-        let fields = match parsed {
-            Ok(fields) => fields,
-            Err(err) => return self.field_error(id, err, mid),
-        };
-        let chat_type = match fields.chat_type {
-            None | Some("direct") => ChatType::Direct,
-            Some("group") => ChatType::Group,
-            Some(_) => {
-                let err = FieldError {
-                    field: "chatType",
-                    expected: "\"direct\" or \"group\"",
-                };
-                return self.field_error(id, err, mid);
-            }
-        };
-        let custom_data = match f.get(Key::CustomData) {
-            None | Some(Loose::Null) => None,
-            Some(Loose::Object(map)) => Some(Value::Object(map.clone())),
-            Some(_) => {
-                let err = FieldError {
-                    field: "customData",
-                    expected: "an object",
-                };
-                return self.field_error(id, err, mid);
-            }
-        };
-        if chat_type == ChatType::Group && fields.group_id.is_none() {
-            return refuse(
-                self,
-                ErrorCode::MissingGroupId,
-                "groupId is required when chatType is \"group\"",
-            );
-        }
-        let media = match collect_media(&fields) {
-            Ok(media) => media,
-            Err(text) => return refuse(self, ErrorCode::InvalidMedia, &text),
         };
 
         // Identity: the authenticated one always wins; unauthenticated connections keep the
@@ -2122,51 +2061,6 @@ fn check_dm_policy(
             ))
         }
     }
-}
-
-struct SendFields<'s> {
-    sender_id: Option<&'s str>,
-    sender_name: Option<&'s str>,
-    chat_type: Option<&'s str>,
-    group_id: Option<&'s str>,
-    group_subject: Option<&'s str>,
-    reply_to_id: Option<&'s str>,
-    reply_to_body: Option<&'s str>,
-    media_path: Option<&'s str>,
-    media_type: Option<&'s str>,
-    media_paths: Option<Vec<&'s str>>,
-    media_types: Option<Vec<&'s str>>,
-}
-
-fn collect_media(fields: &SendFields<'_>) -> Result<Vec<Media>, String> {
-    let mut media = Vec::new();
-    let mut push = |location: &str, mime_type: Option<&str>| -> Result<(), String> {
-        let kind = media::classify(location).ok_or_else(|| {
-            "Media must be an http(s) URL or a relative path without '..'".to_owned()
-        })?;
-        if media.iter().any(|m: &Media| m.location == location) {
-            return Ok(());
-        }
-        if media.len() >= MAX_MEDIA {
-            return Err(format!("At most {MAX_MEDIA} media attachments per message"));
-        }
-        media.push(Media {
-            kind,
-            location: location.to_owned(),
-            mime_type: mime_type.filter(|t| !t.is_empty()).map(str::to_owned),
-        });
-        Ok(())
-    };
-    if let Some(path) = fields.media_path {
-        push(path, fields.media_type)?;
-    }
-    if let Some(paths) = &fields.media_paths {
-        let types = fields.media_types.as_deref().unwrap_or(&[]);
-        for (i, path) in paths.iter().enumerate() {
-            push(path, types.get(i).copied())?;
-        }
-    }
-    Ok(media)
 }
 
 /// The agent's input as the seed builds it, up to the content that follows.
