@@ -111,30 +111,10 @@ impl ObjectWriter {
 }
 
 /// Appends the decimal digits of `value` (without going through `core::fmt`, which is slow
-/// for something this small and this frequent): two digits per division.
-pub(crate) fn push_u64(out: &mut String, mut value: u64) {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    while value >= 10 {
-        let pair = (value % 100) as usize * 2;
-        value /= 100;
-        i -= 2;
-        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    }
-    // One digit left, or none (then `value` is 0, written only when it is the whole number).
-    if value > 0 || i == digits.len() {
-        i -= 1;
-        digits[i] = b'0' + value as u8;
-    }
-    out.reserve(digits.len() - i);
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+/// for something this small and this frequent).
+#[inline]
+pub(crate) fn push_u64(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// Appends `s` as a JSON string literal, escaping exactly as serde_json does.

@@ -17,6 +17,7 @@ pub(crate) struct Buckets {
 impl Buckets {
     /// Takes one message from the sender's bucket. `Err` carries the wait in milliseconds.
     /// `live_connections` bounds how many buckets are worth keeping.
+    #[inline]
     pub(crate) fn take(
         &mut self,
         now: u64,
@@ -27,8 +28,20 @@ impl Buckets {
         live_connections: usize,
     ) -> Result<(), u64> {
         if per_minute == 0 {
-            return Ok(());
+            return Ok(()); // no limit configured
         }
+        self.take_limited(now, per_minute, burst, connection, user, live_connections)
+    }
+
+    fn take_limited(
+        &mut self,
+        now: u64,
+        per_minute: u32,
+        burst: u32,
+        connection: u64,
+        user: Option<&str>,
+        live_connections: usize,
+    ) -> Result<(), u64> {
         let bucket = match user {
             Some(user) => match self.users.get_mut(user) {
                 Some(bucket) => bucket,

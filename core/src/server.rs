@@ -1232,7 +1232,7 @@ impl Server {
         }
 
         if chat_type == ChatType::Direct {
-            let policy = check_dm_policy(
+            let policy = dm_policy_admits(
                 &self.config,
                 &mut self.pairing,
                 &mut self.events,
@@ -1409,8 +1409,9 @@ impl Server {
         session.last_active = now;
         let (conns, transmits, limits) =
             (&mut self.conns, &mut self.transmits, &self.config.limits);
+        let message_id = turn.message_id();
         let ack = SessionFrame::Ack {
-            message_id: Cow::Borrowed(turn.message_id()),
+            message_id: Cow::Borrowed(message_id),
             sender_id: Cow::Borrowed(turn.sender_id()),
         };
         let ack_seq = emit_frame(
@@ -1427,7 +1428,7 @@ impl Server {
             session.recent.insert(m, ack_seq);
         }
         let typing = SessionFrame::Typing {
-            message_id: Cow::Borrowed(turn.message_id()),
+            message_id: Cow::Borrowed(message_id),
         };
         let origin = Origin::Connection(id);
         emit_frame(
@@ -1473,12 +1474,17 @@ impl Server {
     }
 
     /// The agent for a direct sender, and whether it must be provisioned first.
+    #[inline]
     fn agent_for(&self, sender_id: &str) -> (Cow<'_, str>, bool) {
+        if !self.config.dynamic_agents.enabled {
+            return (Cow::Borrowed(self.config.agent_id.as_str()), false);
+        }
+        self.dynamic_agent_for(sender_id)
+    }
+
+    fn dynamic_agent_for(&self, sender_id: &str) -> (Cow<'_, str>, bool) {
         let dynamic = &self.config.dynamic_agents;
         let configured = Cow::Borrowed(self.config.agent_id.as_str());
-        if !dynamic.enabled {
-            return (configured, false);
-        }
         let agent = identity::dynamic_agent_id(sender_id);
         if self.dynamic_agents.contains(&agent) {
             return (Cow::Owned(agent), false);
@@ -2016,6 +2022,21 @@ impl Server {
 /// Whether a turn timer entry is still its turn's deadline (see `Timers`).
 fn timer_is_live(turns: &IdTable<TurnId, TurnState>) -> impl Fn(u64, TurnId) -> bool + '_ {
     |at, turn| turns.get(&turn).is_some_and(|t| t.timer_at == Some(at))
+}
+
+/// Whether the dm policy lets this sender message the agent directly (see [`check_dm_policy`]).
+#[inline]
+fn dm_policy_admits(
+    config: &Config,
+    pairing: &mut Pairing,
+    events: &mut VecDeque<Event>,
+    sender_id: &str,
+    sender_name: Option<&str>,
+) -> Result<(), (ErrorCode, String, Option<String>)> {
+    if config.dm_policy == DmPolicy::Open {
+        return Ok(());
+    }
+    check_dm_policy(config, pairing, events, sender_id, sender_name)
 }
 
 /// Whether the dm policy lets this sender message the agent directly. Pairing asks the host
