@@ -8,6 +8,10 @@
 //! Criterion reports the Rust figures; then both sides run alternately three times for one
 //! second each and the best rates and their ratios are printed.
 //!
+//! Frames are drained by reference (`poll_transmit_ref`), as the C API and the language bindings
+//! do; `send, owned` repeats the send step draining with `poll_transmit`, which copies every
+//! frame into a `String` of its own (what the Rust server does, handing it to its socket).
+//!
 //! The clock is read around batches, as the Node side does (it times 10,000 sends at once):
 //! `send` times one message from each of ten users (each in their own session, so every
 //! message starts a turn at once) and finishes the ten turns off the clock. Reading the clock
@@ -22,7 +26,7 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clawsocket_core::{Config, ConnectionId, Event, Payload, Server, TurnId};
+use clawsocket_core::{Config, ConnectionId, Event, Payload, PayloadRef, Server, TurnId};
 use criterion::{Criterion, Throughput};
 
 const FRAME: &[u8] =
@@ -39,6 +43,8 @@ struct Bench {
     /// One connection per user (`senderId=user<i>`).
     conns: Vec<ConnectionId>,
     now: u64,
+    /// Drain frames with `poll_transmit` (owned) instead of `poll_transmit_ref`.
+    owned: bool,
 }
 
 impl Bench {
@@ -55,14 +61,30 @@ impl Bench {
             server,
             conns,
             now: 0,
+            owned: false,
+        }
+    }
+
+    fn owned() -> Bench {
+        Bench {
+            owned: true,
+            ..Bench::new()
         }
     }
 
     fn drain(&mut self) -> usize {
         let mut bytes = 0;
-        while let Some(t) = self.server.poll_transmit() {
-            if let Payload::Text(text) = t.payload {
-                bytes += text.len();
+        if self.owned {
+            while let Some(t) = self.server.poll_transmit() {
+                if let Payload::Text(text) = t.payload {
+                    bytes += text.len();
+                }
+            }
+        } else {
+            while let Some(t) = self.server.poll_transmit_ref() {
+                if let PayloadRef::Text(text) = t.payload {
+                    bytes += text.len();
+                }
             }
         }
         bytes
@@ -118,12 +140,8 @@ fn words() -> Vec<&'static str> {
     WORDS.split_inclusive(' ').collect()
 }
 
-/// Rust rates per second for send, delta and cycle, measured like the Node script does.
-fn rust_rates(seconds: f64) -> [f64; 3] {
-    let words = words();
-    let mut rates = [0.0; 3];
-    // send: only the send steps are timed; the turns are finished outside the clock.
-    let mut b = Bench::new();
+/// Sends per second: only the send steps are timed; the turns are finished off the clock.
+fn send_rate(b: &mut Bench, seconds: f64) -> f64 {
     let (mut ops, mut spent) = (0u64, Duration::ZERO);
     while spent < Duration::from_secs_f64(seconds) {
         for _ in 0..100 {
@@ -131,7 +149,16 @@ fn rust_rates(seconds: f64) -> [f64; 3] {
         }
         ops += 100 * USERS as u64;
     }
-    rates[0] = ops as f64 / spent.as_secs_f64();
+    ops as f64 / spent.as_secs_f64()
+}
+
+/// Rust rates per second for send, delta, cycle and send with owned frames, measured like
+/// the Node script does.
+fn rust_rates(seconds: f64) -> [f64; 4] {
+    let words = words();
+    let mut rates = [0.0; 4];
+    let mut b = Bench::new();
+    rates[0] = send_rate(&mut b, seconds);
     // delta: 20 deltas per reply; the send and final are outside the clock.
     let (mut ops, mut spent) = (0u64, Duration::ZERO);
     while spent < Duration::from_secs_f64(seconds) {
@@ -159,6 +186,7 @@ fn rust_rates(seconds: f64) -> [f64; 3] {
         ops += 1000;
     }
     rates[2] = ops as f64 / start.elapsed().as_secs_f64();
+    rates[3] = send_rate(&mut Bench::owned(), seconds);
     rates
 }
 
@@ -225,7 +253,7 @@ fn main() {
     criterion.final_summary();
 
     // Same invocation, alternating, best of three.
-    let mut rust = [0.0f64; 3];
+    let mut rust = [0.0f64; 4];
     let mut node = [0.0f64; 3];
     let mut have_node = false;
     for _ in 0..3 {
@@ -244,20 +272,27 @@ fn main() {
     }
     println!();
     println!(
-        "{:<8} {:>16} {:>16} {:>8}",
+        "{:<12} {:>12} {:>16} {:>8}",
         "step", "rust core /s", "seed in node /s", "ratio"
     );
-    for (i, name) in ["send", "delta", "cycle"].iter().enumerate() {
+    // The owned-frames send is compared with the same Node send.
+    let rows = [
+        ("send", 0, 0),
+        ("delta", 1, 1),
+        ("cycle", 2, 2),
+        ("send, owned", 3, 0),
+    ];
+    for (name, r, n) in rows {
         if have_node {
             println!(
-                "{:<8} {:>16.0} {:>16.0} {:>7.2}x",
+                "{:<12} {:>12.0} {:>16.0} {:>7.2}x",
                 name,
-                rust[i],
-                node[i],
-                rust[i] / node[i]
+                rust[r],
+                node[n],
+                rust[r] / node[n]
             );
         } else {
-            println!("{:<8} {:>16.0}", name, rust[i]);
+            println!("{:<12} {:>12.0}", name, rust[r]);
         }
     }
 }

@@ -9,7 +9,7 @@
 //! function, so `--toggle-collect='hot_loop::send_step'` counts only what the benchmark's `send`
 //! times; `hot_loop::finish_step` is the rest of the cycle (one delta and the final reply).
 
-use clawsocket_core::{Config, ConnectionId, Event, Payload, Server, TurnId};
+use clawsocket_core::{Config, ConnectionId, Event, PayloadRef, Server, TurnId};
 
 const FRAME: &[u8] =
     br#"{"type":"chat.send","content":"Hello! How are you today?","senderName":"John"}"#;
@@ -25,7 +25,7 @@ fn main() {
     let conns: Vec<_> = (0..users)
         .map(|i| server.handle_connect(0, &format!("senderId=user{i}")))
         .collect();
-    while server.poll_transmit().is_some() {}
+    while server.poll_transmit_ref().is_some() {}
     let mut bytes = 0usize;
     let mut open: Vec<TurnId> = Vec::with_capacity(users);
     for now in 0..n {
@@ -48,8 +48,8 @@ fn main() {
 fn send_step(server: &mut Server, now: u64, conn: ConnectionId) -> (TurnId, usize) {
     server.handle_text(now, conn, FRAME).unwrap();
     let mut bytes = 0;
-    while let Some(t) = server.poll_transmit() {
-        if let Payload::Text(text) = t.payload {
+    while let Some(t) = server.poll_transmit_ref() {
+        if let PayloadRef::Text(text) = t.payload {
             bytes += text.len();
         }
     }
@@ -70,8 +70,8 @@ fn finish_step(server: &mut Server, now: u64, turn: TurnId) -> usize {
         .unwrap();
     server.handle_agent_final(now, turn, None).unwrap();
     let mut bytes = 0;
-    while let Some(t) = server.poll_transmit() {
-        if let Payload::Text(text) = t.payload {
+    while let Some(t) = server.poll_transmit_ref() {
+        if let PayloadRef::Text(text) = t.payload {
             bytes += text.len();
         }
     }

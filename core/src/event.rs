@@ -58,6 +58,47 @@ pub enum Payload {
     },
 }
 
+/// A [`Transmit`] borrowed from the core's outbound buffer ([`crate::Server::poll_transmit_ref`]):
+/// valid until the next call on the server, so a host that copies or writes the text right
+/// away never needs a `String` of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransmitRef<'a> {
+    /// The connection to write to.
+    pub connection: ConnectionId,
+    /// What to write.
+    pub payload: PayloadRef<'a>,
+}
+
+/// A [`Payload`] borrowed from the core's outbound buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadRef<'a> {
+    /// A text frame (always one JSON object).
+    Text(&'a str),
+    /// Close the connection with this code and reason; nothing follows it.
+    Close {
+        /// WebSocket close code.
+        code: u16,
+        /// Short human-readable reason.
+        reason: &'a str,
+    },
+}
+
+impl TransmitRef<'_> {
+    /// The same transmit with its own strings.
+    pub fn to_owned(&self) -> Transmit {
+        Transmit {
+            connection: self.connection,
+            payload: match self.payload {
+                PayloadRef::Text(text) => Payload::Text(text.into()),
+                PayloadRef::Close { code, reason } => Payload::Close {
+                    code,
+                    reason: reason.into(),
+                },
+            },
+        }
+    }
+}
+
 /// Direct or group conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChatType {
@@ -166,7 +207,10 @@ impl TurnText {
     /// Writes `field`, empty when absent.
     #[inline(always)]
     pub(crate) fn push_opt(&mut self, field: TextField, value: Option<&str>) {
-        self.push(field, value.unwrap_or_default());
+        match value {
+            Some(value) => self.push(field, value),
+            None => self.ends[field as usize] = self.text.len() as u32,
+        }
     }
 
     /// A field written so far.

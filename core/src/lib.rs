@@ -91,6 +91,7 @@ mod server;
 mod session;
 mod sessions;
 mod timers;
+mod transmits;
 
 pub use client::{build_send, Client, ClientError, ClientEvent, ClientOptions, SendOptions};
 pub use config::{
@@ -98,8 +99,8 @@ pub use config::{
 };
 pub use error::{ErrorCode, UsageError};
 pub use event::{
-    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, Transmit, Turn,
-    TurnId,
+    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, PayloadRef,
+    Transmit, TransmitRef, Turn, TurnId,
 };
 pub use identity::{
     direct_session_key, dynamic_agent_id, group_session_key, is_agent_id, parse_query,

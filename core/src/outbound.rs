@@ -233,27 +233,26 @@ fn seq_len(seq: Seq<'_>) -> usize {
 // The frames of every reply (typing, stream, response) are written out rather than through
 // ObjectWriter: they are the hot path, and their shape is fixed.
 
-/// `chat.typing` for one message.
-pub(crate) fn typing(message_id: &str, seq: Seq<'_>) -> String {
-    let mut out = String::with_capacity(40 + message_id.len() + seq_len(seq));
+/// `chat.typing` for one message, appended to `out`.
+pub(crate) fn typing(out: &mut String, message_id: &str, seq: Seq<'_>) {
+    out.reserve(40 + message_id.len() + seq_len(seq));
     out.push_str("{\"type\":\"chat.typing\",\"messageId\":");
-    write_json_str(&mut out, message_id);
-    push_seq(&mut out, seq);
+    write_json_str(out, message_id);
+    push_seq(out, seq);
     out.push('}');
-    out
 }
 
-/// `chat.stream` (`done:false`) carrying `content` (cumulative, or a delta in v2 delta mode).
-pub(crate) fn stream(message_id: &str, content: &str, seq: Seq<'_>) -> String {
-    let mut out = String::with_capacity(64 + message_id.len() + content.len() + seq_len(seq));
+/// `chat.stream` (`done:false`) carrying `content` (cumulative, or a delta in v2 delta mode),
+/// appended to `out`.
+pub(crate) fn stream(out: &mut String, message_id: &str, content: &str, seq: Seq<'_>) {
+    out.reserve(64 + message_id.len() + content.len() + seq_len(seq));
     out.push_str("{\"type\":\"chat.stream\",\"messageId\":");
-    write_json_str(&mut out, message_id);
+    write_json_str(out, message_id);
     out.push_str(",\"content\":");
-    write_json_str(&mut out, content);
+    write_json_str(out, content);
     out.push_str(",\"done\":false");
-    push_seq(&mut out, seq);
+    push_seq(out, seq);
     out.push('}');
-    out
 }
 
 /// One `chat.response` frame of a final reply split into `chunks` parts (`index` from 1).
@@ -266,13 +265,14 @@ pub(crate) struct ResponseFrame<'a> {
     pub seq: Seq<'a>,
 }
 
-pub(crate) fn response(f: &ResponseFrame<'_>) -> String {
+/// The frame `f`, appended to `out`.
+pub(crate) fn response(out: &mut String, f: &ResponseFrame<'_>) {
     let last = f.index == f.chunks;
-    let mut out = String::with_capacity(96 + f.message_id.len() + f.content.len() + seq_len(f.seq));
+    out.reserve(96 + f.message_id.len() + f.content.len() + seq_len(f.seq));
     out.push_str("{\"type\":\"chat.response\",\"messageId\":");
-    write_json_str(&mut out, f.message_id);
+    write_json_str(out, f.message_id);
     out.push_str(",\"content\":");
-    write_json_str(&mut out, f.content);
+    write_json_str(out, f.content);
     out.push_str(if last {
         ",\"done\":true"
     } else {
@@ -280,16 +280,15 @@ pub(crate) fn response(f: &ResponseFrame<'_>) -> String {
     });
     if f.chunks > 1 {
         out.push_str(",\"chunk\":");
-        push_u64(&mut out, f.index as u64);
+        push_u64(out, f.index as u64);
         out.push_str(",\"chunks\":");
-        push_u64(&mut out, f.chunks as u64);
+        push_u64(out, f.chunks as u64);
     }
     if f.cancelled && last {
         out.push_str(",\"cancelled\":true");
     }
-    push_seq(&mut out, f.seq);
+    push_seq(out, f.seq);
     out.push('}');
-    out
 }
 
 /// The seed's greeting, kept for clients that expect it (`greeting: true`).
@@ -361,16 +360,22 @@ mod tests {
 
     #[test]
     fn frames() {
+        // Frames are appended to what the buffer already holds.
+        let written = |write: &dyn Fn(&mut String)| {
+            let mut out = String::from("before");
+            write(&mut out);
+            out.split_off(6)
+        };
         assert_eq!(
-            typing("m1", None),
+            written(&|out| typing(out, "m1", None)),
             r#"{"type":"chat.typing","messageId":"m1"}"#
         );
         assert_eq!(
-            typing("m\"1", Some((7, "k"))),
+            written(&|out| typing(out, "m\"1", Some((7, "k")))),
             r#"{"type":"chat.typing","messageId":"m\"1","sessionKey":"k","seq":7}"#
         );
         assert_eq!(
-            stream("m1", "Hi", Some((3, "k"))),
+            written(&|out| stream(out, "m1", "Hi", Some((3, "k")))),
             r#"{"type":"chat.stream","messageId":"m1","content":"Hi","done":false,"sessionKey":"k","seq":3}"#
         );
         let e = error(

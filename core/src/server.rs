@@ -22,8 +22,8 @@ use crate::chunk;
 use crate::config::{BusyPolicy, Config, DmPolicy, Limits, Timing};
 use crate::error::{ErrorCode, UsageError};
 use crate::event::{
-    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, Payload, TextField,
-    Transmit, Turn, TurnId, TurnParts, TurnText,
+    AgentProvision, CancelReason, ChatType, ConnectionId, Event, Outcome, TextField, Transmit,
+    TransmitRef, Turn, TurnId, TurnParts, TurnText,
 };
 use crate::id_table::IdTable;
 use crate::identity;
@@ -35,6 +35,7 @@ use crate::send::{self, Refusal, SendFrame, INVALID_FORMAT};
 use crate::session::{Session, SessionFrame, StreamMode};
 use crate::sessions::{SessionRef, Sessions};
 use crate::timers::{Timer, Timers};
+use crate::transmits::{Transmits, Written};
 
 /// Highest protocol version this core speaks.
 pub const PROTOCOL_VERSION: u8 = 2;
@@ -220,7 +221,7 @@ pub struct Server {
     sessions: Sessions,
     turns: IdTable<TurnId, TurnState>,
     timers: Timers,
-    transmits: VecDeque<Transmit>,
+    transmits: Transmits,
     events: VecDeque<Event>,
     buckets: Buckets,
     pairing: Pairing,
@@ -261,7 +262,7 @@ impl Server {
             sessions: Sessions::default(),
             turns: IdTable::default(),
             timers: Timers::default(),
-            transmits: VecDeque::new(),
+            transmits: Transmits::default(),
             events: VecDeque::new(),
             buckets: Buckets::default(),
             pairing: Pairing::default(),
@@ -284,7 +285,14 @@ impl Server {
 
     /// The next frame or close to write, in order per connection.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
+    }
+
+    /// [`Server::poll_transmit`] without a copy: the frame is borrowed from the core's
+    /// outbound buffer until the next call on the server. For hosts that copy or write the
+    /// text at once (the C API, the language bindings).
+    pub fn poll_transmit_ref(&mut self) -> Option<TransmitRef<'_>> {
+        self.transmits.pop_ref()
     }
 
     /// The next request for the host, in the order the core made them.
@@ -471,7 +479,7 @@ impl Server {
         }
         // Frames still queued for the socket have nowhere to go. (History requests stay until
         // the host answers them: the answer is then dropped.)
-        self.transmits.retain(|t| t.connection != connection);
+        self.transmits.forget(connection);
         Ok(())
     }
 
@@ -1033,17 +1041,16 @@ impl Server {
                 self.timers.cancel(deadline, Timer::Auth(id));
             }
             conn.state = ConnState::Closing;
-            self.transmits.push_back(Transmit {
-                connection: id,
-                payload: Payload::Close {
-                    code,
-                    reason: reason.to_owned(),
-                },
-            });
+            self.transmits.push_close(id, code, reason);
         }
     }
 
     fn send_text(&mut self, id: ConnectionId, text: String) {
+        self.send_with(id, |out| out.push_str(&text));
+    }
+
+    /// Queues the frame `write` appends for connection `id`.
+    fn send_with(&mut self, id: ConnectionId, write: impl FnOnce(&mut String)) {
         // Nothing follows a close.
         if let Some(conn) = self
             .conns
@@ -1051,10 +1058,7 @@ impl Server {
             .filter(|c| !matches!(c.state, ConnState::Closing))
         {
             conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
-            self.transmits.push_back(Transmit {
-                connection: id,
-                payload: Payload::Text(text),
-            });
+            self.transmits.push_text(id, write);
         }
     }
 
@@ -1859,7 +1863,7 @@ impl Server {
             .get(&origin)
             .is_some_and(|c| c.protocol < 2 && matches!(c.state, ConnState::Open))
         {
-            self.send_text(origin, outbound::typing(message_id, None));
+            self.send_with(origin, |out| outbound::typing(out, message_id, None));
         }
     }
 
@@ -2101,13 +2105,13 @@ fn frame_too_large_text(max: usize) -> String {
 
 /// Records a session frame and delivers it: to every attached v2 connection (with seq, in its
 /// stream mode) and to the v1 origin of a turn (seed frames: no seq, no acks). Each rendering
-/// is made once however many connections receive it, and moved to its last recipient.
+/// is written once however many connections receive it.
 /// Returns the frame's seq.
 #[allow(clippy::too_many_arguments)]
 fn emit_frame(
     session: &mut Session,
     conns: &mut IdTable<ConnectionId, Connection>,
-    transmits: &mut VecDeque<Transmit>,
+    transmits: &mut Transmits,
     limits: &Limits,
     key: &str,
     origin: Origin,
@@ -2147,26 +2151,20 @@ fn emit_frame(
                 .filter(|c| slot_of(c, false).is_some())
             {
                 conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
-                transmits.push_back(Transmit {
-                    connection: conn_id,
-                    payload: Payload::Text(frame.render(None, StreamMode::Cumulative, reply)),
+                transmits.push_text(conn_id, |out| {
+                    frame.render_into(out, None, StreamMode::Cumulative, reply)
                 });
             }
         }
         return session.record(frame, limits.replay_frames, limits.replay_bytes);
     }
-    let mut uses = [0usize; 3];
+    // Each rendering is written once and queued for every connection that takes it.
+    let mut rendered: [Option<Written>; 3] = [None, None, None];
     let targets = session
         .attached
         .iter()
         .map(|c| (*c, true))
         .chain(origin.map(|c| (c, false)));
-    for (conn_id, v2) in targets.clone() {
-        if let Some(slot) = conns.get(&conn_id).and_then(|c| slot_of(c, v2)) {
-            uses[slot] += 1;
-        }
-    }
-    let mut rendered: [Option<String>; 3] = [None, None, None];
     for (conn_id, v2) in targets {
         let Some(conn) = conns.get_mut(&conn_id) else {
             continue;
@@ -2174,25 +2172,20 @@ fn emit_frame(
         let Some(slot) = slot_of(conn, v2) else {
             continue;
         };
-        if rendered[slot].is_none() {
-            let (seq, mode) = match slot {
-                0 => (None, StreamMode::Cumulative),
-                1 => (Some((seq, key)), StreamMode::Cumulative),
-                _ => (Some((seq, key)), StreamMode::Delta),
-            };
-            rendered[slot] = Some(frame.render(seq, mode, reply));
-        }
-        uses[slot] -= 1;
-        let text = if uses[slot] == 0 {
-            rendered[slot].take().unwrap_or_default()
-        } else {
-            rendered[slot].clone().unwrap_or_default()
-        };
         conn.last_outbound = conn.last_outbound.max(conn.last_inbound);
-        transmits.push_back(Transmit {
-            connection: conn_id,
-            payload: Payload::Text(text),
-        });
+        match &rendered[slot] {
+            Some(written) => transmits.push_again(conn_id, written),
+            None => {
+                let (seq, mode) = match slot {
+                    0 => (None, StreamMode::Cumulative),
+                    1 => (Some((seq, key)), StreamMode::Cumulative),
+                    _ => (Some((seq, key)), StreamMode::Delta),
+                };
+                let written =
+                    transmits.push_text(conn_id, |out| frame.render_into(out, seq, mode, reply));
+                rendered[slot] = Some(written);
+            }
+        }
     }
     session.record(frame, limits.replay_frames, limits.replay_bytes)
 }

@@ -116,16 +116,31 @@ impl SessionFrame<'_> {
     /// Renders the frame. `reply` is the reply's text up to at least the end of this frame,
     /// needed only for a stream frame in cumulative mode.
     pub(crate) fn render(&self, seq: Seq<'_>, mode: StreamMode, reply: Option<&str>) -> String {
+        let mut out = String::new();
+        self.render_into(&mut out, seq, mode, reply);
+        out
+    }
+
+    /// [`SessionFrame::render`], appended to `out`.
+    pub(crate) fn render_into(
+        &self,
+        out: &mut String,
+        seq: Seq<'_>,
+        mode: StreamMode,
+        reply: Option<&str>,
+    ) {
         match self {
             SessionFrame::Ack {
                 message_id,
                 sender_id,
-            } => ObjectWriter::frame("chat.ack", 48 + message_id.len())
-                .str("messageId", message_id)
-                .str("senderId", sender_id)
-                .seq(seq)
-                .finish(),
-            SessionFrame::Typing { message_id } => outbound::typing(message_id, seq),
+            } => out.push_str(
+                &ObjectWriter::frame("chat.ack", 48 + message_id.len())
+                    .str("messageId", message_id)
+                    .str("senderId", sender_id)
+                    .seq(seq)
+                    .finish(),
+            ),
+            SessionFrame::Typing { message_id } => outbound::typing(out, message_id, seq),
             SessionFrame::Stream {
                 message_id,
                 start,
@@ -139,15 +154,17 @@ impl SessionFrame<'_> {
                     _ => delta.as_ref(),
                 };
                 if *replace && mode == StreamMode::Delta {
-                    ObjectWriter::frame("chat.stream", 64 + message_id.len() + content.len())
-                        .str("messageId", message_id)
-                        .str("content", content)
-                        .bool("done", false)
-                        .bool("replace", true)
-                        .seq(seq)
-                        .finish()
+                    out.push_str(
+                        &ObjectWriter::frame("chat.stream", 64 + message_id.len() + content.len())
+                            .str("messageId", message_id)
+                            .str("content", content)
+                            .bool("done", false)
+                            .bool("replace", true)
+                            .seq(seq)
+                            .finish(),
+                    );
                 } else {
-                    outbound::stream(message_id, content, seq)
+                    outbound::stream(out, message_id, content, seq);
                 }
             }
             SessionFrame::Response {
@@ -156,20 +173,23 @@ impl SessionFrame<'_> {
                 index,
                 chunks,
                 cancelled,
-            } => outbound::response(&ResponseFrame {
-                message_id,
-                content,
-                index: *index,
-                chunks: *chunks,
-                cancelled: *cancelled,
-                seq,
-            }),
+            } => outbound::response(
+                out,
+                &ResponseFrame {
+                    message_id,
+                    content,
+                    index: *index,
+                    chunks: *chunks,
+                    cancelled: *cancelled,
+                    seq,
+                },
+            ),
             SessionFrame::Error {
                 message_id,
                 code,
                 text,
                 ..
-            } => outbound::error(
+            } => out.push_str(&outbound::error(
                 *code,
                 text,
                 &outbound::ErrorExtras {
@@ -177,7 +197,7 @@ impl SessionFrame<'_> {
                     seq,
                     ..Default::default()
                 },
-            ),
+            )),
         }
     }
 
