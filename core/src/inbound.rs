@@ -75,31 +75,47 @@ impl<'de> Visitor<'de> for LooseVisitor {
     }
 }
 
-/// The known fields a client frame carries, captured loosely, in arrival order.
+/// The known fields a client frame carries, captured loosely.
 ///
-/// Only the fields present are stored (a repeated key keeps its last value, as serde_json
-/// does), so building and dropping a frame costs per field sent, not per field known, and
-/// asking for an absent field is one bit test. The capacity covers every known key: no frame
-/// can overflow it.
-#[derive(Debug, Default, PartialEq)]
+/// Strings without escapes (nearly every value) are kept as slices of the frame, one per key,
+/// so storing and reading them is an index and a bit; any other value is kept as [`Loose`].
+/// Only the fields present cost anything (a repeated key keeps its last value, as serde_json
+/// does), and asking for an absent field is one bit test. The capacity covers every known key:
+/// no frame can overflow it.
+#[derive(Debug, Default)]
 pub(crate) struct RawFrame<'a> {
     /// False when the JSON document is not an object at all.
     pub is_object: bool,
     /// Bit `key as u32` is set when the frame has that key.
     present: u32,
-    fields: heapless::Vec<Loose<'a>, { Key::COUNT }>,
-    /// Per present key, its position in `fields`.
-    slots: [u8; Key::COUNT],
+    /// Of those, the keys whose value is in `strs` (the others are in `others`).
+    in_strs: u32,
+    strs: [&'a str; Key::COUNT],
+    others: heapless::Vec<(Key, Loose<'a>), { Key::COUNT }>,
+}
+
+/// One field's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Field<'f, 'a> {
+    Str(&'f str),
+    Other(&'f Loose<'a>),
 }
 
 impl<'a> RawFrame<'a> {
-    /// The raw value of `key`, if the frame has it.
+    /// The value of `key`, if the frame has it.
     #[inline]
-    pub(crate) fn get(&self, key: Key) -> Option<&Loose<'a>> {
-        if self.present & key.bit() == 0 {
+    pub(crate) fn get(&self, key: Key) -> Option<Field<'_, 'a>> {
+        let bit = key.bit();
+        if self.present & bit == 0 {
             return None;
         }
-        self.fields.get(usize::from(*self.slots.get(key as usize)?))
+        if self.in_strs & bit != 0 {
+            return self.strs.get(key as usize).map(|s| Field::Str(s));
+        }
+        self.others
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, value)| Field::Other(value))
     }
 
     /// Whether the frame has any of the keys whose bits are in `keys`.
@@ -112,9 +128,10 @@ impl<'a> RawFrame<'a> {
     #[inline]
     pub(crate) fn str(&self, key: Key) -> Result<Option<&str>, FieldError> {
         match self.get(key) {
-            None | Some(Loose::Null) => Ok(None),
-            Some(Loose::Str(s)) => Ok(Some(s.as_ref())),
-            Some(_) => Err(key.error("a string")),
+            None | Some(Field::Other(Loose::Null)) => Ok(None),
+            Some(Field::Str(s)) => Ok(Some(s)),
+            Some(Field::Other(Loose::Str(s))) => Ok(Some(s.as_ref())),
+            Some(Field::Other(_)) => Err(key.error("a string")),
         }
     }
 
@@ -129,8 +146,8 @@ impl<'a> RawFrame<'a> {
     #[inline]
     pub(crate) fn u64(&self, key: Key) -> Result<Option<u64>, FieldError> {
         match self.get(key) {
-            None | Some(Loose::Null) => Ok(None),
-            Some(Loose::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+            None | Some(Field::Other(Loose::Null)) => Ok(None),
+            Some(Field::Other(Loose::Number(n))) if n.as_u64().is_some() => Ok(n.as_u64()),
             Some(_) => Err(key.error("a non-negative whole number")),
         }
     }
@@ -139,26 +156,58 @@ impl<'a> RawFrame<'a> {
     #[inline]
     pub(crate) fn str_list(&self, key: Key) -> Result<Option<Vec<&str>>, FieldError> {
         match self.get(key) {
-            None | Some(Loose::Null) => Ok(None),
-            Some(value) => str_list(key, value).map(Some),
+            None | Some(Field::Other(Loose::Null)) => Ok(None),
+            Some(Field::Other(value)) => str_list(key, value).map(Some),
+            Some(Field::Str(_)) => Err(key.error("a list of strings")),
         }
     }
 
+    /// Stores a string without escapes.
     #[inline]
-    fn set(&mut self, key: Key, value: Loose<'a>) {
-        let Some(slot) = self.slots.get_mut(key as usize) else {
+    fn set_str(&mut self, key: Key, value: &'a str) {
+        let Some(slot) = self.strs.get_mut(key as usize) else {
             return; // `Other`: never stored
         };
-        if self.present & key.bit() != 0 {
-            if let Some(field) = self.fields.get_mut(usize::from(*slot)) {
-                *field = value;
-            }
+        *slot = value;
+        self.present |= key.bit();
+        self.in_strs |= key.bit();
+    }
+
+    fn set(&mut self, key: Key, value: Loose<'a>) {
+        if key == Key::Other {
             return;
         }
-        *slot = self.fields.len() as u8;
+        let value = match value {
+            Loose::Str(Cow::Borrowed(s)) => return self.set_str(key, s),
+            value => value,
+        };
+        self.in_strs &= !key.bit();
         self.present |= key.bit();
-        // Cannot fail: one place per known key, and a key is never stored twice.
-        let _ = self.fields.push(value);
+        match self.others.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => *old = value,
+            // Cannot fail: one place per known key, and a key is never stored twice.
+            None => {
+                let _ = self.others.push((key, value));
+            }
+        }
+    }
+}
+
+impl PartialEq for RawFrame<'_> {
+    /// Frames are equal when they hold the same fields, however they are stored.
+    fn eq(&self, other: &Self) -> bool {
+        fn value<'f>(frame: &'f RawFrame<'_>, key: Key) -> Option<Loose<'f>> {
+            match frame.get(key)? {
+                Field::Str(s) => Some(Loose::Str(Cow::Borrowed(s))),
+                Field::Other(Loose::Str(s)) => Some(Loose::Str(Cow::Borrowed(s))),
+                Field::Other(v) => Some(v.clone()),
+            }
+        }
+        self.is_object == other.is_object
+            && self.present == other.present
+            && KEYS
+                .iter()
+                .all(|(key, _)| value(self, *key) == value(other, *key))
     }
 }
 
@@ -407,9 +456,15 @@ mod tests {
             parse(r#"{"type":"chat.send","content":5,"extra":[1,{"a":2}],"customData":{"k":"v"}}"#)
                 .unwrap();
         assert!(f.is_object);
-        assert_eq!(f.get(Key::Type), Some(&Loose::Str("chat.send".into())));
-        assert!(matches!(f.get(Key::Content), Some(Loose::Number(_))));
-        assert!(matches!(f.get(Key::CustomData), Some(Loose::Object(_))));
+        assert_eq!(f.get(Key::Type), Some(Field::Str("chat.send")));
+        assert!(matches!(
+            f.get(Key::Content),
+            Some(Field::Other(Loose::Number(_)))
+        ));
+        assert!(matches!(
+            f.get(Key::CustomData),
+            Some(Field::Other(Loose::Object(_)))
+        ));
         assert_eq!(f.str(Key::Content).unwrap_err().field, "content");
     }
 
@@ -427,11 +482,10 @@ mod tests {
     #[test]
     fn escaped_strings_are_owned_plain_ones_borrowed() {
         let f = parse(r#"{"content":"a\nb","senderId":"u1"}"#).unwrap();
-        assert!(matches!(f.get(Key::Content), Some(Loose::Str(Cow::Owned(s))) if s == "a\nb"));
-        assert!(matches!(
-            f.get(Key::SenderId),
-            Some(Loose::Str(Cow::Borrowed("u1")))
-        ));
+        assert!(
+            matches!(f.get(Key::Content), Some(Field::Other(Loose::Str(Cow::Owned(s)))) if s == "a\nb")
+        );
+        assert_eq!(f.get(Key::SenderId), Some(Field::Str("u1")));
     }
 
     #[test]
@@ -446,7 +500,8 @@ mod tests {
         let f = parse(&text).unwrap();
         assert_eq!(f.str(Key::Type).unwrap(), Some("ping"));
         assert_eq!(f.u64(Key::LastSeq).unwrap(), Some(2));
-        assert_eq!(f.fields.len(), Key::COUNT);
+        assert_eq!(f.present.count_ones() as usize, Key::COUNT);
+        assert!(f.others.len() <= Key::COUNT);
     }
 
     /// The flat reader may only accept what the full parser accepts, read the same way.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::ErrorCode;
 use crate::event::ChatType;
-use crate::inbound::{FieldError, Key, Loose, RawFrame};
+use crate::inbound::{Field, FieldError, Key, Loose, RawFrame};
 use crate::media::{self, Media, MAX_MEDIA};
 
 /// The seed's text for frames that are not a well-formed `chat.send`.
@@ -116,8 +116,8 @@ pub(crate) fn read<'f>(
         }
     };
     send.custom_data = match f.get(Key::CustomData) {
-        None | Some(Loose::Null) => None,
-        Some(Loose::Object(map)) => Some(Value::Object(map.clone())),
+        None | Some(Field::Other(Loose::Null)) => None,
+        Some(Field::Other(Loose::Object(map))) => Some(Value::Object(map.clone())),
         Some(_) => {
             let err = FieldError {
                 field: "customData",

@@ -27,7 +27,7 @@ use crate::event::{
 };
 use crate::id_table::IdTable;
 use crate::identity;
-use crate::inbound::{self, FieldError, Key, Loose, RawFrame};
+use crate::inbound::{self, Field, FieldError, Key, Loose, RawFrame};
 use crate::outbound::{self, ErrorExtras, ObjectWriter};
 use crate::pairing::{self, Pairing};
 use crate::rate::Buckets;
@@ -1109,8 +1109,8 @@ impl Server {
                 return;
             }
         };
-        let kind = match frame.get(Key::Type) {
-            Some(Loose::Str(kind)) if frame.is_object => kind.as_ref(),
+        let kind = match frame.str(Key::Type) {
+            Ok(Some(kind)) if frame.is_object => kind,
             _ => "",
         };
         match kind {
@@ -1769,8 +1769,9 @@ impl Server {
     fn on_ping(&mut self, id: ConnectionId, f: &RawFrame<'_>) {
         let mut w = ObjectWriter::frame("pong", 32);
         match f.get(Key::Id) {
-            Some(Loose::Str(s)) => w = w.str("id", s),
-            Some(Loose::Number(n)) => w = w.raw("id", &n.to_string()),
+            Some(Field::Str(s)) => w = w.str("id", s),
+            Some(Field::Other(Loose::Str(s))) => w = w.str("id", s),
+            Some(Field::Other(Loose::Number(n))) => w = w.raw("id", &n.to_string()),
             _ => {}
         }
         self.send_text(id, w.finish());

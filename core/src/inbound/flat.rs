@@ -5,8 +5,6 @@
 //! [`parse`] give up and the caller runs the full parser on the same text. So this path only
 //! has to be right about what it accepts: exactly what serde_json accepts, read the same way.
 
-use alloc::borrow::Cow;
-
 use serde_json::Number;
 
 use super::{Key, Loose, RawFrame};
@@ -47,8 +45,19 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
                 let Some(s) = text.get(i + 1..end) else {
                     return false;
                 };
-                i = end + 1;
-                Loose::Str(Cow::Borrowed(s))
+                frame.set_str(key, s);
+                i = skip_space(b, end + 1);
+                match b.get(i) {
+                    Some(b',') => {
+                        i = skip_space(b, i + 1);
+                        continue;
+                    }
+                    Some(b'}') => {
+                        frame.is_object = true;
+                        return skip_space(b, i + 1) == b.len();
+                    }
+                    _ => return false,
+                }
             }
             Some(b't') if b[i..].starts_with(b"true") => {
                 i += 4;
