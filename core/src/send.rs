@@ -57,11 +57,13 @@ pub(crate) enum Refusal<'f> {
     Other(ErrorCode, Cow<'static, str>, Option<&'f str>),
 }
 
-/// Reads `f` as a `chat.send` frame limited to `max_chars` characters of content.
+/// Reads `f` as a `chat.send` frame limited to `max_chars` characters of content into `send`
+/// (which starts as the default: it is filled in place, not returned, as it is large).
 pub(crate) fn read<'f>(
     f: &'f RawFrame<'_>,
     max_chars: usize,
-) -> Result<SendFrame<'f>, Refusal<'f>> {
+    send: &mut SendFrame<'f>,
+) -> Result<(), Refusal<'f>> {
     // The client's message id, when usable, labels every error about this frame.
     let mid = match f.nonempty_str(Key::MessageId) {
         Ok(Some(m)) if m.len() > MAX_MESSAGE_ID => {
@@ -77,7 +79,7 @@ pub(crate) fn read<'f>(
     let refuse = |code, text: &'static str| Refusal::Other(code, Cow::Borrowed(text), mid);
     let field = |err| Refusal::Field(err, mid);
     let content = match f.str(Key::Content) {
-        Ok(Some(c)) if !c.trim().is_empty() => c,
+        Ok(Some(c)) if !is_blank(c) => c,
         Ok(_) => return Err(refuse(ErrorCode::EmptyContent, INVALID_FORMAT)),
         Err(err) => return Err(field(err)),
     };
@@ -85,15 +87,12 @@ pub(crate) fn read<'f>(
         let text = format!("Message content exceeds {max_chars} characters");
         return Err(Refusal::Other(ErrorCode::ContentTooLarge, text.into(), mid));
     }
-    let mut send = SendFrame {
-        message_id: mid,
-        content,
-        sender_id: f.nonempty_str(Key::SenderId).map_err(field)?,
-        sender_name: f.nonempty_str(Key::SenderName).map_err(field)?,
-        ..SendFrame::default()
-    };
+    send.message_id = mid;
+    send.content = content;
+    send.sender_id = f.nonempty_str(Key::SenderId).map_err(field)?;
+    send.sender_name = f.nonempty_str(Key::SenderName).map_err(field)?;
     if !f.has_any(RARE_KEYS) {
-        return Ok(send);
+        return Ok(());
     }
     let chat_type = f.nonempty_str(Key::ChatType).map_err(field)?;
     send.group_id = f.nonempty_str(Key::GroupId).map_err(field)?;
@@ -138,7 +137,17 @@ pub(crate) fn read<'f>(
     );
     send.media = collect_media(&mut attachments)
         .map_err(|text| Refusal::Other(ErrorCode::InvalidMedia, text, mid))?;
-    Ok(send)
+    Ok(())
+}
+
+/// Whether `text` is empty or only whitespace (the seed refuses such content).
+#[inline]
+fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        // Most messages start with a visible ASCII character: no need to look further.
+        Some(&b) if b > b' ' && b < 0x80 => false,
+        _ => text.trim().is_empty(),
+    }
 }
 
 /// Checks and de-duplicates attachments `(location, mime type)`.

@@ -1149,8 +1149,9 @@ impl Server {
     }
 
     fn on_send(&mut self, now: u64, id: ConnectionId, f: &RawFrame<'_>) {
-        let fields = match send::read(f, self.config.limits.max_content_chars) {
-            Ok(fields) => fields,
+        let mut fields = SendFrame::default();
+        match send::read(f, self.config.limits.max_content_chars, &mut fields) {
+            Ok(()) => {}
             Err(Refusal::Field(err, mid)) => return self.field_error(id, err, mid),
             Err(Refusal::Other(code, text, mid)) => {
                 let extras = ErrorExtras {

@@ -1,14 +1,14 @@
 //! Deadlines the core owns, ordered for `poll_timeout`.
 //!
 //! Connection deadlines (auth, idle) change rarely and are removed exactly. Turn deadlines
-//! change with every message, so they are kept in a heap and never searched for: when a turn
-//! ends, its entry goes stale and is dropped once it reaches the front, or when stale entries
-//! outnumber the turns. Whether an entry is still live is the owner's knowledge (a turn's
+//! change with every message, so they are never searched for: when a turn ends, its entry
+//! goes stale and is dropped once it reaches the front, or when stale entries outnumber the
+//! turns. They are kept in order in a queue: a new turn's deadline is its start plus a fixed
+//! interval, so it almost always belongs at the back. Whether an entry is still live is the owner's knowledge (a turn's
 //! current deadline), passed in as `live`. The front entry is always live after any of these
 //! calls, so [`Timers::next`] is exact.
 
-use alloc::collections::{BTreeSet, BinaryHeap};
-use core::cmp::Reverse;
+use alloc::collections::{BTreeSet, VecDeque};
 
 use crate::event::{ConnectionId, TurnId};
 
@@ -29,13 +29,23 @@ const STALE_SLACK: usize = 64;
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
     connections: BTreeSet<(u64, Timer)>,
-    turns: BinaryHeap<Reverse<(u64, TurnId)>>,
+    /// Sorted by deadline (then turn).
+    turns: VecDeque<(u64, TurnId)>,
 }
 
 impl Timers {
     pub(crate) fn schedule(&mut self, at: u64, timer: Timer) {
         match timer {
-            Timer::Turn(turn) => self.turns.push(Reverse((at, turn))),
+            Timer::Turn(turn) => {
+                let entry = (at, turn);
+                match self.turns.back() {
+                    Some(last) if *last > entry => {
+                        let position = self.turns.partition_point(|e| *e < entry);
+                        self.turns.insert(position, entry);
+                    }
+                    _ => self.turns.push_back(entry),
+                }
+            }
             _ => {
                 self.connections.insert((at, timer));
             }
@@ -52,23 +62,23 @@ impl Timers {
     /// the `turns` the owner holds. Call after a turn ended or its deadline moved.
     pub(crate) fn drop_stale_turns(&mut self, turns: usize, live: impl Fn(u64, TurnId) -> bool) {
         if self.turns.len() > 2 * turns + STALE_SLACK {
-            self.turns.retain(|Reverse((at, turn))| live(*at, *turn));
+            self.turns.retain(|(at, turn)| live(*at, *turn));
         }
         self.drop_stale_front(live);
     }
 
     fn drop_stale_front(&mut self, live: impl Fn(u64, TurnId) -> bool) {
-        while let Some(&Reverse((at, turn))) = self.turns.peek() {
+        while let Some(&(at, turn)) = self.turns.front() {
             if live(at, turn) {
                 break;
             }
-            self.turns.pop();
+            self.turns.pop_front();
         }
     }
 
     pub(crate) fn next(&self) -> Option<u64> {
         let connection = self.connections.first().map(|(at, _)| *at);
-        let turn = self.turns.peek().map(|Reverse((at, _))| *at);
+        let turn = self.turns.front().map(|(at, _)| *at);
         match (connection, turn) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -83,11 +93,11 @@ impl Timers {
     ) -> Option<(u64, Timer)> {
         self.drop_stale_front(&live);
         let connection = self.connections.first().map(|(at, _)| *at);
-        let turn = self.turns.peek().map(|Reverse((at, _))| *at);
+        let turn = self.turns.front().map(|(at, _)| *at);
         match (connection, turn) {
             (Some(c), t) if c <= now && t.is_none_or(|t| c <= t) => self.connections.pop_first(),
             (_, Some(t)) if t <= now => {
-                let Reverse((at, turn)) = self.turns.pop()?;
+                let (at, turn) = self.turns.pop_front()?;
                 // The next one may be stale: keep the front live.
                 self.drop_stale_front(live);
                 Some((at, Timer::Turn(turn)))
@@ -106,6 +116,27 @@ impl Timers {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn turn_deadlines_fire_in_order_whatever_the_order_they_came_in() {
+        let mut timers = Timers::default();
+        for (at, turn) in [(30, 1), (10, 2), (20, 3), (10, 1), (40, 4), (25, 5)] {
+            timers.schedule(at, Timer::Turn(TurnId(turn)));
+        }
+        let fired: Vec<(u64, Timer)> =
+            core::iter::from_fn(|| timers.pop_due(100, |_, _| true)).collect();
+        let order: Vec<(u64, u64)> = fired
+            .iter()
+            .map(|(at, t)| match t {
+                Timer::Turn(id) => (*at, id.0),
+                _ => (0, 0),
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [(10, 1), (10, 2), (20, 3), (25, 5), (30, 1), (40, 4)]
+        );
+    }
 
     #[test]
     fn stale_turn_entries_never_show_and_are_swept() {
