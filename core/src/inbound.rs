@@ -77,12 +77,11 @@ impl<'de> Visitor<'de> for LooseVisitor {
 
 /// The known fields a client frame carries, captured loosely.
 ///
-/// Strings without escapes (nearly every value) are kept as slices of the frame, one per key,
-/// so storing and reading them is an index and a bit; any other value is kept as [`Loose`].
-/// Only the fields present cost anything (a repeated key keeps its last value, as serde_json
-/// does), and asking for an absent field is one bit test. The capacity covers every known key:
-/// no frame can overflow it.
-#[derive(Debug, Default)]
+/// Strings without escapes (nearly every value) are kept as slices of the frame; any other
+/// value is kept as [`Loose`]. Only the fields present cost anything, to store or to drop (a
+/// repeated key keeps its last value, as serde_json does), and asking for an absent field is
+/// one bit test. The capacity covers every known key: no frame can overflow it.
+#[derive(Debug)]
 pub(crate) struct RawFrame<'a> {
     /// False when the JSON document is not an object at all.
     pub is_object: bool,
@@ -90,9 +89,25 @@ pub(crate) struct RawFrame<'a> {
     present: u32,
     /// Of those, the keys whose value is in `strs` (the others are in `others`).
     in_strs: u32,
-    strs: [&'a str; Key::COUNT],
+    strs: heapless::Vec<(&'a str, Key), STR_SLOTS>,
     others: heapless::Vec<(Key, Loose<'a>), { Key::COUNT }>,
 }
+
+impl Default for RawFrame<'_> {
+    #[inline]
+    fn default() -> Self {
+        RawFrame {
+            is_object: false,
+            present: 0,
+            in_strs: 0,
+            strs: heapless::Vec::new(),
+            others: heapless::Vec::new(),
+        }
+    }
+}
+
+/// Plain strings a frame keeps as slices (a frame has a handful; more go with the others).
+const STR_SLOTS: usize = 8;
 
 /// One field's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,7 +125,11 @@ impl<'a> RawFrame<'a> {
             return None;
         }
         if self.in_strs & bit != 0 {
-            return self.strs.get(key as usize).map(|s| Field::Str(s));
+            return self
+                .strs
+                .iter()
+                .find(|(_, k)| *k == key)
+                .map(|(s, _)| Field::Str(s));
         }
         self.others
             .iter()
@@ -162,15 +181,26 @@ impl<'a> RawFrame<'a> {
         }
     }
 
-    /// Stores a string without escapes.
-    #[inline]
-    fn set_str(&mut self, key: Key, value: &'a str) {
-        let Some(slot) = self.strs.get_mut(key as usize) else {
-            return; // `Other`: never stored
-        };
-        *slot = value;
-        self.present |= key.bit();
-        self.in_strs |= key.bit();
+    /// Stores a string without escapes; false when the frame already holds as many as it
+    /// keeps this way (the value then goes with the others).
+    #[inline(always)]
+    fn set_str(&mut self, key: Key, value: &'a str) -> bool {
+        let bit = key.bit();
+        if self.in_strs & bit != 0 {
+            if let Some((old, _)) = self.strs.iter_mut().find(|(_, k)| *k == key) {
+                *old = value;
+            }
+            return true;
+        }
+        if bit == 0 {
+            return true; // `Other`: never stored
+        }
+        if self.strs.push((value, key)).is_err() {
+            return false;
+        }
+        self.present |= bit;
+        self.in_strs |= bit;
+        true
     }
 
     fn set(&mut self, key: Key, value: Loose<'a>) {
@@ -178,10 +208,13 @@ impl<'a> RawFrame<'a> {
             return;
         }
         let value = match value {
-            Loose::Str(Cow::Borrowed(s)) => return self.set_str(key, s),
+            Loose::Str(Cow::Borrowed(s)) if self.set_str(key, s) => return,
             value => value,
         };
-        self.in_strs &= !key.bit();
+        if self.in_strs & key.bit() != 0 {
+            self.in_strs &= !key.bit();
+            self.strs.retain(|(_, k)| *k != key);
+        }
         self.present |= key.bit();
         match self.others.iter_mut().find(|(k, _)| *k == key) {
             Some((_, old)) => *old = value,
@@ -501,7 +534,7 @@ mod tests {
         assert_eq!(f.str(Key::Type).unwrap(), Some("ping"));
         assert_eq!(f.u64(Key::LastSeq).unwrap(), Some(2));
         assert_eq!(f.present.count_ones() as usize, Key::COUNT);
-        assert!(f.others.len() <= Key::COUNT);
+        assert!(f.others.len() <= Key::COUNT && f.strs.len() <= STR_SLOTS);
     }
 
     /// The flat reader may only accept what the full parser accepts, read the same way.
@@ -550,6 +583,22 @@ mod tests {
             }
         }
         assert!(accepted > 5_000, "only {accepted} accepted");
+    }
+
+    /// The flat reader knows every key by name, and only by its exact name.
+    #[test]
+    fn flat_reader_knows_every_key() {
+        for (key, name) in KEYS {
+            let text = alloc::format!(r#"{{"{name}":"v"}}"#);
+            let f = parse(&text).unwrap();
+            assert_eq!(f.get(key), Some(Field::Str("v")), "{name}");
+            for near in [&name[..name.len() - 1], &alloc::format!("{name}s")] {
+                let text = alloc::format!(r#"{{"{near}":"v","x":"{name}"}}"#);
+                let f = parse(&text).unwrap();
+                let found = KEYS.iter().filter(|(k, _)| f.get(*k).is_some());
+                assert!(found.map(|(_, n)| *n).all(|n| n == near), "{near}");
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use serde_json::Number;
 
 use super::{Key, Loose, RawFrame};
-use crate::outbound::escape_mask;
+use crate::outbound::{escape_mask, load_word};
 
 /// Fills `frame` and returns true when `text` is a flat frame; false (with `frame` partly
 /// filled) when the full parser must decide.
@@ -27,15 +27,21 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
         if b.get(i) != Some(&b'"') {
             return false;
         }
-        let Some(end) = string_end(b, i + 1) else {
+        let (key, end) = match known_key(b, i + 1) {
+            Some(found) => found,
+            None => match string_end(b, i + 1) {
+                // Not a name this core reads (names with escapes go to the full parser).
+                Some(end) => (Key::Other, end),
+                None => return false,
+            },
+        };
+        let Some(after_colon) = expect(b, end + 1, b':') else {
             return false;
         };
-        let key = Key::from_name_bytes(&b[i + 1..end]);
-        i = skip_space(b, end + 1);
-        if b.get(i) != Some(&b':') {
-            return false;
+        i = after_colon;
+        if b.get(i).is_some_and(|&c| c <= b' ') {
+            i = skip_space(b, i);
         }
-        i = skip_space(b, i + 1);
         let value = match b.get(i) {
             Some(b'"') => {
                 let Some(end) = string_end(b, i + 1) else {
@@ -45,11 +51,19 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
                 let Some(s) = text.get(i + 1..end) else {
                     return false;
                 };
-                frame.set_str(key, s);
-                i = skip_space(b, end + 1);
+                if !frame.set_str(key, s) {
+                    return false;
+                }
+                i = end + 1;
+                if b.get(i).is_some_and(|&c| c <= b' ') {
+                    i = skip_space(b, i);
+                }
                 match b.get(i) {
                     Some(b',') => {
-                        i = skip_space(b, i + 1);
+                        i += 1;
+                        if b.get(i).is_some_and(|&c| c <= b' ') {
+                            i = skip_space(b, i);
+                        }
                         continue;
                     }
                     Some(b'}') => {
@@ -93,6 +107,64 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
     }
 }
 
+/// The known key whose name, then a closing quote, starts at `start`, and the index of that
+/// quote: the first byte picks the few candidates, each compared whole.
+#[inline(always)]
+fn known_key(b: &[u8], start: usize) -> Option<(Key, usize)> {
+    let rest = b.get(start..)?;
+    macro_rules! candidates {
+        ($($name:literal => $key:ident),+) => {{
+            $(
+                if rest.starts_with(concat!($name, "\"").as_bytes()) {
+                    return Some((Key::$key, start + $name.len()));
+                }
+            )+
+            None
+        }};
+    }
+    match rest.first()? {
+        b't' => candidates!("type" => Type),
+        b'c' => candidates!(
+            "content" => Content,
+            "chatType" => ChatType,
+            "customData" => CustomData,
+            "cursor" => Cursor
+        ),
+        b's' => candidates!(
+            "senderName" => SenderName,
+            "senderId" => SenderId,
+            "sessionKey" => Session,
+            "stream" => Stream
+        ),
+        b'm' => candidates!(
+            "messageId" => MessageId,
+            "mediaPath" => MediaPath,
+            "mediaType" => MediaType,
+            "mediaPaths" => MediaPaths,
+            "mediaTypes" => MediaTypes
+        ),
+        b'g' => candidates!("groupId" => GroupId, "groupSubject" => GroupSubject),
+        b'r' => candidates!(
+            "replyToMessageId" => ReplyToMessageId,
+            "replyToBody" => ReplyToBody
+        ),
+        b'p' => candidates!("protocol" => Protocol),
+        b'l' => candidates!("lastSeq" => LastSeq, "limit" => Limit),
+        b'i' => candidates!("id" => Id),
+        _ => None,
+    }
+}
+
+/// The index after `want` at `i`, JSON whitespace allowed before it.
+#[inline(always)]
+fn expect(b: &[u8], i: usize, want: u8) -> Option<usize> {
+    if b.get(i) == Some(&want) {
+        return Some(i + 1); // compact frames: no whitespace
+    }
+    let i = skip_space(b, i);
+    (b.get(i) == Some(&want)).then_some(i + 1)
+}
+
 /// JSON whitespace. Compact frames have none, so the first test usually ends it.
 #[inline(always)]
 fn skip_space(b: &[u8], mut i: usize) -> usize {
@@ -109,15 +181,24 @@ fn skip_space(b: &[u8], mut i: usize) -> usize {
 /// no escapes and no control characters. Eight bytes at a time while eight remain.
 #[inline(always)]
 fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(word) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let mask = escape_mask(u64::from_le_bytes(w));
+    while let Some(word) = load_word(b, i) {
+        let mask = escape_mask(word);
         if mask != 0 {
             let at = i + (mask.trailing_zeros() / 8) as usize;
             return (b[at] == b'"').then_some(at);
         }
         i += 8;
+    }
+    if let Some(base) = b.len().checked_sub(8).filter(|&base| base < i) {
+        // Fewer than eight bytes left: the frame's last eight, without those before `i`. A
+        // byte before `i` that needs escaping can make the byte after it look like one too;
+        // the check below then fails and the full parser decides.
+        let mask = load_word(b, base).map_or(0, escape_mask) >> (8 * (i - base));
+        if mask == 0 {
+            return None;
+        }
+        let at = i + (mask.trailing_zeros() / 8) as usize;
+        return (b.get(at) == Some(&b'"')).then_some(at);
     }
     while let Some(&c) = b.get(i) {
         match c {
