@@ -583,6 +583,20 @@ mod tests {
             }
         }
         assert!(accepted > 5_000, "only {accepted} accepted");
+        // Every prefix and suffix of every sample: strings that end at, near or past the end
+        // of the frame, where the reader changes how it looks for the closing quote.
+        for sample in samples {
+            for cut in 0..=sample.len() {
+                for text in [sample.get(..cut), sample.get(cut..)].into_iter().flatten() {
+                    let mut fast = RawFrame::default();
+                    if flat::parse(text, &mut fast) {
+                        let mut full = RawFrame::default();
+                        assert!(serde_parse_into(text, &mut full).is_ok(), "{text}");
+                        assert_eq!(fast, full, "{text}");
+                    }
+                }
+            }
+        }
     }
 
     /// The flat reader knows every key by name, and only by its exact name.

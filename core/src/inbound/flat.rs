@@ -189,7 +189,11 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
         }
         i += 8;
     }
-    if let Some(base) = b.len().checked_sub(8).filter(|&base| base < i) {
+    if let Some(base) = b
+        .len()
+        .checked_sub(8)
+        .filter(|&base| base < i && i < b.len())
+    {
         // Fewer than eight bytes left: the frame's last eight, without those before `i`. A
         // byte before `i` that needs escaping can make the byte after it look like one too;
         // the check below then fails and the full parser decides.
