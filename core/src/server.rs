@@ -32,7 +32,7 @@ use crate::outbound::{self, ErrorExtras, ObjectWriter};
 use crate::pairing::{self, Pairing};
 use crate::rate::Buckets;
 use crate::send::{self, Refusal, SendFrame, INVALID_FORMAT};
-use crate::session::{Session, SessionFrame, StreamMode};
+use crate::session::{LiveFrame, Session, SessionFrame, StreamMode};
 use crate::sessions::{SessionRef, Sessions};
 use crate::timers::{Timer, Timers};
 use crate::transmits::{Transmits, Written};
@@ -671,9 +671,9 @@ impl Server {
         let start = state.text.len();
         state.text.push_str(delta);
         let frame = SessionFrame::Stream {
-            message_id: Cow::Borrowed(state.message_id()),
+            message_id: state.message_id(),
             start,
-            delta: Cow::Borrowed(delta),
+            delta,
             replace,
         };
         let Some(session) = self.sessions.at_mut(state.session) else {
@@ -1416,8 +1416,8 @@ impl Server {
             (&mut self.conns, &mut self.transmits, &self.config.limits);
         let message_id = turn.message_id();
         let ack = SessionFrame::Ack {
-            message_id: Cow::Borrowed(message_id),
-            sender_id: Cow::Borrowed(turn.sender_id()),
+            message_id,
+            sender_id: turn.sender_id(),
         };
         let ack_seq = emit_frame(
             session,
@@ -1432,9 +1432,7 @@ impl Server {
         if let Some(m) = mid {
             session.recent.insert(m, ack_seq);
         }
-        let typing = SessionFrame::Typing {
-            message_id: Cow::Borrowed(message_id),
-        };
+        let typing = SessionFrame::Typing { message_id };
         let origin = Origin::Connection(id);
         emit_frame(
             session,
@@ -1600,8 +1598,10 @@ impl Server {
                 // Texts of replies whose stream frames are replayed in cumulative mode.
                 let mut texts: Vec<(String, String)> = Vec::new();
                 for (seq, frame) in entries {
-                    let reply = match (frame, mode) {
+                    let frame = frame.as_live();
+                    let reply = match (&frame, mode) {
                         (SessionFrame::Stream { message_id, .. }, StreamMode::Cumulative) => {
+                            let message_id = *message_id;
                             if !texts.iter().any(|(m, _)| m == message_id) {
                                 let text = self
                                     .turns
@@ -1901,10 +1901,10 @@ impl Server {
                     key,
                     origin,
                     SessionFrame::Error {
-                        message_id: Cow::Borrowed(handle.message_id()),
+                        message_id: handle.message_id(),
                         code,
-                        text: Cow::Borrowed(text),
-                        partial: Cow::Borrowed(&reply),
+                        text,
+                        partial: &reply,
                     },
                     None,
                 );
@@ -1927,8 +1927,8 @@ impl Server {
                         key,
                         origin,
                         SessionFrame::Response {
-                            message_id: Cow::Borrowed(handle.message_id()),
-                            content: Cow::Borrowed(content),
+                            message_id: handle.message_id(),
+                            content,
                             index: i + 1,
                             chunks: total,
                             cancelled: outcome == Outcome::Cancelled,
@@ -1982,7 +1982,7 @@ impl Server {
         at: SessionRef,
         key: &str,
         origin: Origin,
-        frame: SessionFrame<'_>,
+        frame: LiveFrame<'_>,
         reply: Option<&str>,
     ) -> u64 {
         let Some(session) = self.sessions.at_mut(at) else {
@@ -2117,7 +2117,7 @@ fn emit_frame(
     limits: &Limits,
     key: &str,
     origin: Origin,
-    frame: SessionFrame<'_>,
+    frame: LiveFrame<'_>,
     reply: Option<&str>,
 ) -> u64 {
     let unseen = session.attached.is_empty()

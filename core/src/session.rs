@@ -1,7 +1,7 @@
 //! A conversation: its sequence counter, the connections watching it, its turn queue, the
 //! message ids it has seen, and the replay buffer that lets a client resume without loss.
 
-use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -23,57 +23,66 @@ pub enum StreamMode {
 
 /// A frame that belongs to a session's ordered history (everything with a `seq`).
 /// Stored mode-neutral: a stream frame keeps its delta and where it starts in the reply.
-/// Built borrowing the caller's strings; owned only when kept for replay.
+/// Built borrowing the caller's strings ([`LiveFrame`], nothing to drop); copied only when
+/// kept for replay ([`StoredFrame`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SessionFrame<'a> {
+pub(crate) enum SessionFrame<S> {
     Ack {
-        message_id: Cow<'a, str>,
-        sender_id: Cow<'a, str>,
+        message_id: S,
+        sender_id: S,
     },
     Typing {
-        message_id: Cow<'a, str>,
+        message_id: S,
     },
     Stream {
-        message_id: Cow<'a, str>,
+        message_id: S,
         start: usize,
-        delta: Cow<'a, str>,
+        delta: S,
         /// The text replaces everything streamed before (an agent revised its reply).
         replace: bool,
     },
     Response {
-        message_id: Cow<'a, str>,
-        content: Cow<'a, str>,
+        message_id: S,
+        content: S,
         index: usize,
         chunks: usize,
         cancelled: bool,
     },
     Error {
-        message_id: Cow<'a, str>,
+        message_id: S,
         code: ErrorCode,
-        text: Cow<'a, str>,
+        text: S,
         /// The reply text produced before the failure (not sent; used to rebuild cumulative
         /// stream frames on replay).
-        partial: Cow<'a, str>,
+        partial: S,
     },
 }
 
-fn owned(c: Cow<'_, str>) -> Cow<'static, str> {
-    Cow::Owned(c.into_owned())
+/// A frame being emitted, borrowing its text.
+pub(crate) type LiveFrame<'a> = SessionFrame<&'a str>;
+/// A frame kept in a replay buffer.
+pub(crate) type StoredFrame = SessionFrame<Box<str>>;
+
+impl LiveFrame<'_> {
+    /// An owned copy, for the replay buffer.
+    pub(crate) fn to_stored(&self) -> StoredFrame {
+        self.map(|s| Box::from(*s))
+    }
 }
 
-impl SessionFrame<'_> {
-    /// An owned copy, for the replay buffer.
-    pub(crate) fn into_owned(self) -> SessionFrame<'static> {
+impl<S: AsRef<str>> SessionFrame<S> {
+    /// The same frame with every string converted by `f`.
+    fn map<'s, T>(&'s self, f: impl Fn(&'s S) -> T) -> SessionFrame<T> {
         match self {
             SessionFrame::Ack {
                 message_id,
                 sender_id,
             } => SessionFrame::Ack {
-                message_id: owned(message_id),
-                sender_id: owned(sender_id),
+                message_id: f(message_id),
+                sender_id: f(sender_id),
             },
             SessionFrame::Typing { message_id } => SessionFrame::Typing {
-                message_id: owned(message_id),
+                message_id: f(message_id),
             },
             SessionFrame::Stream {
                 message_id,
@@ -81,10 +90,10 @@ impl SessionFrame<'_> {
                 delta,
                 replace,
             } => SessionFrame::Stream {
-                message_id: owned(message_id),
-                start,
-                delta: owned(delta),
-                replace,
+                message_id: f(message_id),
+                start: *start,
+                delta: f(delta),
+                replace: *replace,
             },
             SessionFrame::Response {
                 message_id,
@@ -93,11 +102,11 @@ impl SessionFrame<'_> {
                 chunks,
                 cancelled,
             } => SessionFrame::Response {
-                message_id: owned(message_id),
-                content: owned(content),
-                index,
-                chunks,
-                cancelled,
+                message_id: f(message_id),
+                content: f(content),
+                index: *index,
+                chunks: *chunks,
+                cancelled: *cancelled,
             },
             SessionFrame::Error {
                 message_id,
@@ -105,14 +114,85 @@ impl SessionFrame<'_> {
                 text,
                 partial,
             } => SessionFrame::Error {
-                message_id: owned(message_id),
-                code,
-                text: owned(text),
-                partial: owned(partial),
+                message_id: f(message_id),
+                code: *code,
+                text: f(text),
+                partial: f(partial),
             },
         }
     }
 
+    /// The frame borrowing this one's strings.
+    pub(crate) fn as_live(&self) -> LiveFrame<'_> {
+        self.map(|s| s.as_ref())
+    }
+
+    fn approx_bytes(&self) -> usize {
+        64 + match self {
+            SessionFrame::Ack {
+                message_id,
+                sender_id,
+            } => message_id.as_ref().len() + sender_id.as_ref().len(),
+            SessionFrame::Typing { message_id } => message_id.as_ref().len(),
+            SessionFrame::Stream {
+                message_id, delta, ..
+            } => message_id.as_ref().len() + delta.as_ref().len(),
+            SessionFrame::Response {
+                message_id,
+                content,
+                ..
+            } => message_id.as_ref().len() + content.as_ref().len(),
+            SessionFrame::Error {
+                message_id,
+                text,
+                partial,
+                ..
+            } => message_id.as_ref().len() + text.as_ref().len() + partial.as_ref().len(),
+        }
+    }
+
+    fn to_value(&self, seq: u64) -> Value {
+        match self {
+            SessionFrame::Ack {
+                message_id,
+                sender_id,
+            } => {
+                json!({"seq": seq, "kind": "ack", "messageId": message_id.as_ref(), "senderId": sender_id.as_ref()})
+            }
+            SessionFrame::Typing { message_id } => {
+                json!({"seq": seq, "kind": "typing", "messageId": message_id.as_ref()})
+            }
+            SessionFrame::Stream {
+                message_id,
+                start,
+                delta,
+                replace,
+            } => json!({"seq": seq, "kind": "stream", "messageId": message_id.as_ref(),
+                        "start": start, "delta": delta.as_ref(), "replace": replace}),
+            SessionFrame::Response {
+                message_id,
+                content,
+                index,
+                chunks,
+                cancelled,
+            } => {
+                json!({"seq": seq, "kind": "response", "messageId": message_id.as_ref(), "content": content.as_ref(),
+                        "index": index, "chunks": chunks, "cancelled": cancelled})
+            }
+            SessionFrame::Error {
+                message_id,
+                code,
+                text,
+                partial,
+            } => {
+                json!({"seq": seq, "kind": "error", "messageId": message_id.as_ref(), "code": code.as_str(),
+                        "text": text.as_ref(), "partial": partial.as_ref()})
+            }
+        }
+    }
+}
+
+impl LiveFrame<'_> {
     /// Renders the frame. `reply` is the reply's text up to at least the end of this frame,
     /// needed only for a stream frame in cumulative mode.
     pub(crate) fn render(&self, seq: Seq<'_>, mode: StreamMode, reply: Option<&str>) -> String {
@@ -200,75 +280,11 @@ impl SessionFrame<'_> {
             )),
         }
     }
+}
 
-    fn approx_bytes(&self) -> usize {
-        64 + match self {
-            SessionFrame::Ack {
-                message_id,
-                sender_id,
-            } => message_id.len() + sender_id.len(),
-            SessionFrame::Typing { message_id } => message_id.len(),
-            SessionFrame::Stream {
-                message_id, delta, ..
-            } => message_id.len() + delta.len(),
-            SessionFrame::Response {
-                message_id,
-                content,
-                ..
-            } => message_id.len() + content.len(),
-            SessionFrame::Error {
-                message_id,
-                text,
-                partial,
-                ..
-            } => message_id.len() + text.len() + partial.len(),
-        }
-    }
-
-    fn to_value(&self, seq: u64) -> Value {
-        match self {
-            SessionFrame::Ack {
-                message_id,
-                sender_id,
-            } => json!({"seq": seq, "kind": "ack", "messageId": message_id, "senderId": sender_id}),
-            SessionFrame::Typing { message_id } => {
-                json!({"seq": seq, "kind": "typing", "messageId": message_id})
-            }
-            SessionFrame::Stream {
-                message_id,
-                start,
-                delta,
-                replace,
-            } => json!({"seq": seq, "kind": "stream", "messageId": message_id, "start": start,
-                        "delta": delta, "replace": replace}),
-            SessionFrame::Response {
-                message_id,
-                content,
-                index,
-                chunks,
-                cancelled,
-            } => {
-                json!({"seq": seq, "kind": "response", "messageId": message_id, "content": content,
-                        "index": index, "chunks": chunks, "cancelled": cancelled})
-            }
-            SessionFrame::Error {
-                message_id,
-                code,
-                text,
-                partial,
-            } => {
-                json!({"seq": seq, "kind": "error", "messageId": message_id, "code": code.as_str(),
-                        "text": text, "partial": partial})
-            }
-        }
-    }
-
-    fn from_value(v: &Value) -> Option<(u64, SessionFrame<'static>)> {
-        let s = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .map(|s| Cow::Owned(s.to_string()))
-        };
+impl StoredFrame {
+    fn from_value(v: &Value) -> Option<(u64, StoredFrame)> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(Box::from);
         let n = |k: &str| v.get(k).and_then(Value::as_u64);
         let seq = n("seq")?;
         let message_id = s("messageId")?;
@@ -306,7 +322,7 @@ impl SessionFrame<'_> {
 /// The last frames of a session, bounded by count and bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Replay {
-    entries: VecDeque<(u64, SessionFrame<'static>)>,
+    entries: VecDeque<(u64, StoredFrame)>,
     bytes: usize,
 }
 
@@ -318,13 +334,7 @@ pub(crate) struct Gap {
 }
 
 impl Replay {
-    fn push(
-        &mut self,
-        seq: u64,
-        frame: SessionFrame<'static>,
-        max_frames: usize,
-        max_bytes: usize,
-    ) {
+    fn push(&mut self, seq: u64, frame: StoredFrame, max_frames: usize, max_bytes: usize) {
         if max_frames == 0 || max_bytes == 0 {
             return;
         }
@@ -399,7 +409,7 @@ impl Session {
     #[inline]
     pub(crate) fn record(
         &mut self,
-        frame: SessionFrame<'_>,
+        frame: LiveFrame<'_>,
         max_frames: usize,
         max_bytes: usize,
     ) -> u64 {
@@ -407,7 +417,7 @@ impl Session {
         self.next_seq += 1;
         if self.followed {
             self.replay
-                .push(seq, frame.into_owned(), max_frames, max_bytes);
+                .push(seq, frame.to_stored(), max_frames, max_bytes);
         }
         seq
     }
@@ -421,7 +431,7 @@ impl Session {
     pub(crate) fn since(
         &self,
         last_seq: u64,
-    ) -> Result<impl Iterator<Item = &(u64, SessionFrame<'static>)>, Gap> {
+    ) -> Result<impl Iterator<Item = &(u64, StoredFrame)>, Gap> {
         let oldest = self
             .replay
             .entries
@@ -447,12 +457,12 @@ impl Session {
                     message_id: m,
                     content,
                     ..
-                } if m == message_id => chunks.push(content.as_ref()),
+                } if **m == *message_id => chunks.push(content.as_ref()),
                 SessionFrame::Error {
                     message_id: m,
                     partial,
                     ..
-                } if m == message_id => return Some(partial.to_string()),
+                } if **m == *message_id => return Some(partial.to_string()),
                 _ => {}
             }
         }
