@@ -231,7 +231,7 @@ impl LiveFrame<'_> {
                     (StreamMode::Cumulative, Some(text)) => {
                         text.get(..start + delta.len()).unwrap_or(text)
                     }
-                    _ => delta.as_ref(),
+                    _ => delta,
                 };
                 if *replace && mode == StreamMode::Delta {
                     out.push_str(
