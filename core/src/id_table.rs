@@ -99,7 +99,22 @@ impl<K: CounterId, V> IdTable<K, V> {
 
     /// Adds an entry. The core inserts each new id once, greater than every id before it;
     /// anything else is handled correctly, just not quickly.
+    #[inline]
     pub(crate) fn insert(&mut self, id: K, value: V) {
+        // The usual case: the next id after the window, in a window with few holes.
+        let next = self.base + self.window.len() as u64;
+        if id.number() == next
+            && !self.window.is_empty()
+            && self.window.len() < 2 * self.window_live + SLACK
+        {
+            self.window.push_back(Some(value));
+            self.window_live += 1;
+            return;
+        }
+        self.insert_elsewhere(id, value);
+    }
+
+    fn insert_elsewhere(&mut self, id: K, value: V) {
         if self.window.is_empty() {
             self.base = id.number();
         }
