@@ -5,8 +5,8 @@
 //! - `delta`: agent text in; its cumulative `chat.stream` frame out (replies of 20 deltas).
 //! - `cycle`: send, one stream frame and the final `chat.response`, turn bookkeeping included.
 //!
-//! Criterion reports the Rust figures; then both sides run alternately five times for one
-//! second each and the best rates and their ratios are printed.
+//! Criterion reports the Rust figures; then both sides run alternately, twelve times for a
+//! quarter of a second each, and the best rates and their ratios are printed.
 //!
 //! Frames are drained by reference (`poll_transmit_ref`), as the C API and the language bindings
 //! do; `send, owned` repeats the send step draining with `poll_transmit`, which copies every
@@ -37,6 +37,10 @@ const WORDS: &str =
 
 /// Users in the `send` batch.
 const USERS: usize = 10;
+
+/// Alternating runs of both sides, and how long each measurement of a run lasts.
+const ROUNDS: usize = 12;
+const ROUND_SECONDS: f64 = 0.25;
 
 struct Bench {
     server: Server,
@@ -252,17 +256,18 @@ fn main() {
     group.finish();
     criterion.final_summary();
 
-    // Same invocation, alternating, best of five: the development machines are shared VMs whose
-    // speed drifts for seconds at a time, and the best run of each side is the one least
-    // slowed by it.
+    // Same invocation, alternating in short runs, best of each: the development machines are
+    // shared VMs whose speed drifts by up to half for seconds at a time, so a few long runs
+    // often catch one side in a slow stretch and the other not. The best of many short runs
+    // is each side's speed on a quiet machine.
     let mut rust = [0.0f64; 4];
     let mut node = [0.0f64; 3];
     let mut have_node = false;
-    for _ in 0..5 {
-        for (best, r) in rust.iter_mut().zip(rust_rates(1.0)) {
+    for _ in 0..ROUNDS {
+        for (best, r) in rust.iter_mut().zip(rust_rates(ROUND_SECONDS)) {
             *best = best.max(r);
         }
-        match node_rates(1.0) {
+        match node_rates(ROUND_SECONDS) {
             Some(n) => {
                 have_node = true;
                 for (best, r) in node.iter_mut().zip(n) {

@@ -121,13 +121,20 @@ pub(crate) fn push_u64(out: &mut String, value: u64) {
 pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    push_escaped(out, s);
+    out.push('"');
+}
+
+/// Appends the inside of `s` as a JSON string literal (no quotes), escaping exactly as
+/// serde_json does. The frame writers put the quotes into their fixed text.
+#[inline]
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     // Most text needs no escaping at all: find where escaping might start, eight bytes at a
     // time, and copy everything before it in one go.
     let clean = clean_prefix(bytes);
     if clean == bytes.len() {
         out.push_str(s);
-        out.push('"');
         return;
     }
     let (mut start, mut i) = (0, clean);
@@ -159,7 +166,6 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
         start = i;
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }
 
 /// The length of the longest prefix that needs no escaping: the index of the first control
@@ -236,21 +242,27 @@ fn seq_len(seq: Seq<'_>) -> usize {
 /// `chat.typing` for one message, appended to `out`.
 pub(crate) fn typing(out: &mut String, message_id: &str, seq: Seq<'_>) {
     out.reserve(40 + message_id.len() + seq_len(seq));
-    out.push_str("{\"type\":\"chat.typing\",\"messageId\":");
-    write_json_str(out, message_id);
-    push_seq(out, seq);
-    out.push('}');
+    out.push_str("{\"type\":\"chat.typing\",\"messageId\":\"");
+    push_escaped(out, message_id);
+    match seq {
+        None => out.push_str("\"}"),
+        Some(_) => {
+            out.push('"');
+            push_seq(out, seq);
+            out.push('}');
+        }
+    }
 }
 
 /// `chat.stream` (`done:false`) carrying `content` (cumulative, or a delta in v2 delta mode),
 /// appended to `out`.
 pub(crate) fn stream(out: &mut String, message_id: &str, content: &str, seq: Seq<'_>) {
     out.reserve(64 + message_id.len() + content.len() + seq_len(seq));
-    out.push_str("{\"type\":\"chat.stream\",\"messageId\":");
-    write_json_str(out, message_id);
-    out.push_str(",\"content\":");
-    write_json_str(out, content);
-    out.push_str(",\"done\":false");
+    out.push_str("{\"type\":\"chat.stream\",\"messageId\":\"");
+    push_escaped(out, message_id);
+    out.push_str("\",\"content\":\"");
+    push_escaped(out, content);
+    out.push_str("\",\"done\":false");
     push_seq(out, seq);
     out.push('}');
 }
@@ -269,14 +281,14 @@ pub(crate) struct ResponseFrame<'a> {
 pub(crate) fn response(out: &mut String, f: &ResponseFrame<'_>) {
     let last = f.index == f.chunks;
     out.reserve(96 + f.message_id.len() + f.content.len() + seq_len(f.seq));
-    out.push_str("{\"type\":\"chat.response\",\"messageId\":");
-    write_json_str(out, f.message_id);
-    out.push_str(",\"content\":");
-    write_json_str(out, f.content);
+    out.push_str("{\"type\":\"chat.response\",\"messageId\":\"");
+    push_escaped(out, f.message_id);
+    out.push_str("\",\"content\":\"");
+    push_escaped(out, f.content);
     out.push_str(if last {
-        ",\"done\":true"
+        "\",\"done\":true"
     } else {
-        ",\"done\":false"
+        "\",\"done\":false"
     });
     if f.chunks > 1 {
         out.push_str(",\"chunk\":");

@@ -1415,20 +1415,27 @@ impl Server {
         let (conns, transmits, limits) =
             (&mut self.conns, &mut self.transmits, &self.config.limits);
         let message_id = turn.message_id();
-        let ack = SessionFrame::Ack {
-            message_id,
-            sender_id: turn.sender_id(),
+        let ack_seq = if session.is_unwatched() {
+            // No v2 connection follows or ever followed the session (every seed client's):
+            // nobody can receive or replay the ack, which only takes its seq.
+            session.skip_seq()
+        } else {
+            let ack = SessionFrame::Ack {
+                message_id,
+                sender_id: turn.sender_id(),
+            };
+            let origin = Origin::None;
+            emit_frame(
+                session,
+                conns,
+                transmits,
+                limits,
+                session_key,
+                origin,
+                ack,
+                None,
+            )
         };
-        let ack_seq = emit_frame(
-            session,
-            conns,
-            transmits,
-            limits,
-            session_key,
-            Origin::None,
-            ack,
-            None,
-        );
         if let Some(m) = mid {
             session.recent.insert(m, ack_seq);
         }

@@ -405,6 +405,20 @@ impl Session {
         }
     }
 
+    /// No v2 connection follows the session, nor ever did: nobody holds a seq of it.
+    #[inline]
+    pub(crate) fn is_unwatched(&self) -> bool {
+        self.attached.is_empty() && !self.followed
+    }
+
+    /// Assigns the next seq to a frame nobody receives or replays.
+    #[inline]
+    pub(crate) fn skip_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
     /// Assigns the next seq to `frame` and keeps it for resume.
     #[inline]
     pub(crate) fn record(
