@@ -295,6 +295,12 @@ impl Server {
         self.transmits.pop_ref()
     }
 
+    /// The transmit [`Server::poll_transmit_ref`] would return next, left in the queue (a host
+    /// can see how long it is before taking it).
+    pub fn peek_transmit(&self) -> Option<TransmitRef<'_>> {
+        self.transmits.peek()
+    }
+
     /// The next request for the host, in the order the core made them.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

@@ -86,14 +86,24 @@ impl Transmits {
     #[inline]
     pub(crate) fn pop_ref(&mut self) -> Option<TransmitRef<'_>> {
         let next = self.queue.pop_front()?;
-        let text = self.text.get(next.text).unwrap_or_default();
-        Some(TransmitRef {
-            connection: next.connection,
-            payload: match next.close {
+        Some(self.lend(next))
+    }
+
+    /// The next transmit, left in the queue.
+    pub(crate) fn peek(&self) -> Option<TransmitRef<'_>> {
+        self.queue.front().map(|next| self.lend(next.clone()))
+    }
+
+    #[inline]
+    fn lend(&self, queued: Queued) -> TransmitRef<'_> {
+        let text = self.text.get(queued.text).unwrap_or_default();
+        TransmitRef {
+            connection: queued.connection,
+            payload: match queued.close {
                 None => PayloadRef::Text(text),
                 Some(code) => PayloadRef::Close { code, reason: text },
             },
-        })
+        }
     }
 
     /// The next transmit, as its own strings.
@@ -136,6 +146,7 @@ mod tests {
         // The next batch starts with an empty buffer.
         t.push_text(ConnectionId(3), |out| out.push_str("{}"));
         assert_eq!(t.text, "{}");
+        assert_eq!(t.peek().map(|n| n.payload), Some(PayloadRef::Text("{}")));
         let next = t.pop_ref().unwrap();
         assert_eq!(next.payload, PayloadRef::Text("{}"));
         assert!(t.pop_ref().is_none());

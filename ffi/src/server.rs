@@ -6,7 +6,7 @@
 
 use core::ffi::c_char;
 
-use clawsocket_core::{Config, ConnectionId, Event, Payload, Server, Transmit, TurnId};
+use clawsocket_core::{Config, ConnectionId, Event, PayloadRef, Server, TurnId};
 
 use crate::guard::{
     bytes_arg, call, call_with, opt_str_arg, out_arg, str_arg, Failure, Outcome, Poisonable,
@@ -23,8 +23,6 @@ use crate::result::ClawsocketResult::{self, *};
 #[derive(Debug)]
 pub struct ClawsocketServer {
     server: Server,
-    /// A transmit taken from the core whose text did not fit the caller's buffer yet.
-    transmit: Option<Transmit>,
     /// An event taken from the core (kind, subject id, JSON) not delivered yet.
     event: Option<(ClawsocketEventKind, u64, String)>,
     poisoned: bool,
@@ -41,7 +39,6 @@ impl ClawsocketServer {
     pub fn from_config(config: Config) -> ClawsocketServer {
         ClawsocketServer {
             server: Server::new(config),
-            transmit: None,
             event: None,
             poisoned: false,
         }
@@ -607,17 +604,18 @@ pub unsafe extern "C" fn clawsocket_server_poll_transmit(
             let kind = out_arg(kind, "kind")?;
             let close_code = out_arg(close_code, "close_code")?;
             let out = TextOut::new(buf, cap, len)?;
-            if s.transmit.is_none() {
-                s.transmit = s.server.poll_transmit();
-            }
-            let Some(t) = &s.transmit else {
+            // Looked at in place and taken only once copied: a frame that does not fit stays
+            // queued for the next call.
+            let Some(t) = s.server.peek_transmit() else {
                 return Ok(CLAWSOCKET_EMPTY);
             };
-            let (k, code, text) = match &t.payload {
-                Payload::Text(text) => (ClawsocketTransmitKind::CLAWSOCKET_TRANSMIT_TEXT, 0, text),
-                Payload::Close { code, reason } => (
+            let (k, code, text) = match t.payload {
+                PayloadRef::Text(text) => {
+                    (ClawsocketTransmitKind::CLAWSOCKET_TRANSMIT_TEXT, 0, text)
+                }
+                PayloadRef::Close { code, reason } => (
                     ClawsocketTransmitKind::CLAWSOCKET_TRANSMIT_CLOSE,
-                    *code,
+                    code,
                     reason,
                 ),
             };
@@ -628,7 +626,7 @@ pub unsafe extern "C" fn clawsocket_server_poll_transmit(
             *connection = t.connection.0;
             *kind = k;
             *close_code = code;
-            s.transmit = None;
+            s.server.poll_transmit_ref();
             Ok(result)
         })
     }

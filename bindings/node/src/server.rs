@@ -1,6 +1,8 @@
 //! `Server`: the core's server state machine, method for method.
 
-use clawsocket_core::{ConnectionId, Event, HistoryMessage, HistoryPage, Payload, TurnId};
+use clawsocket_core::{
+    ConnectionId, Event, HistoryMessage, HistoryPage, Payload, PayloadRef, TurnId,
+};
 use napi::bindgen_prelude::{BufferSlice, Either};
 use napi_derive::napi;
 
@@ -399,17 +401,18 @@ impl Server {
     #[napi]
     pub fn drain_encoded(&mut self) -> String {
         let mut out = String::new();
-        while let Some(t) = self.inner.poll_transmit() {
+        // Frames are copied straight from the core's buffer into the encoded string.
+        while let Some(t) = self.inner.poll_transmit_ref() {
             match t.payload {
-                Payload::Text(text) => {
+                PayloadRef::Text(text) => {
                     out.push('T');
                     encode::numbers(&mut out, &[Some(t.connection.0)]);
-                    encode::payload(&mut out, &text);
+                    encode::payload(&mut out, text);
                 }
-                Payload::Close { code, reason } => {
+                PayloadRef::Close { code, reason } => {
                     out.push('C');
                     encode::numbers(&mut out, &[Some(t.connection.0), Some(u64::from(code))]);
-                    encode::payload(&mut out, &reason);
+                    encode::payload(&mut out, reason);
                 }
             }
         }
