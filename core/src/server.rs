@@ -138,7 +138,6 @@ struct TurnState {
     turn: Turn,
     /// Its session, found without searching by key.
     session: SessionRef,
-    origin: ConnectionId,
     /// Not yet handed to the host (it is queued behind another turn).
     pending_run: bool,
     running: bool,
@@ -179,6 +178,10 @@ impl TurnState {
 
     fn session_key(&self) -> &str {
         self.turn.session_key()
+    }
+    /// The connection the message came in on (a v1 origin gets its own turn's frames).
+    fn origin(&self) -> ConnectionId {
+        self.turn.connection()
     }
     fn message_id(&self) -> &str {
         self.turn.message_id()
@@ -691,7 +694,7 @@ impl Server {
             &mut self.transmits,
             &self.config.limits,
             state.session_key(),
-            Origin::Connection(state.origin),
+            Origin::Connection(state.origin()),
             frame,
             Some(&state.text),
         );
@@ -1472,7 +1475,6 @@ impl Server {
         let mut state = TurnState {
             turn,
             session: at,
-            origin: id,
             pending_run: !start_now,
             running: start_now,
             text: String::new(),
@@ -1535,7 +1537,8 @@ impl Server {
                 .turns
                 .iter()
                 .filter(|(_, t)| {
-                    t.message_id() == m && (t.origin == id || self.may_access(id, t.session_key()))
+                    t.message_id() == m
+                        && (t.origin() == id || self.may_access(id, t.session_key()))
                 })
                 .map(|(turn, t)| (turn, t.running))
                 .max_by_key(|(_, running)| *running)
@@ -1842,7 +1845,7 @@ impl Server {
         {
             let (key, origin, message_id) = (
                 state.session_key().to_owned(),
-                state.origin,
+                state.origin(),
                 state.message_id().to_owned(),
             );
             self.send_keepalive(now, &key, origin, &message_id);
@@ -1901,12 +1904,11 @@ impl Server {
         let TurnState {
             turn: handle,
             session,
-            origin,
             text: reply,
             ..
         } = state;
         let key = handle.session_key();
-        let origin = Origin::Connection(origin);
+        let origin = Origin::Connection(handle.connection());
         let text = match error {
             Some((code, text)) => {
                 self.emit_at(
