@@ -101,17 +101,23 @@ impl<K: CounterId, V> IdTable<K, V> {
     /// anything else is handled correctly, just not quickly.
     #[inline]
     pub(crate) fn insert(&mut self, id: K, value: V) {
+        self.insert_with(id, || value);
+    }
+
+    /// [`IdTable::insert`] of the value `make` builds, built where it is stored when it can be.
+    #[inline]
+    pub(crate) fn insert_with(&mut self, id: K, make: impl FnOnce() -> V) {
         // The usual case: the next id after the window, in a window with few holes.
         let next = self.base + self.window.len() as u64;
         if id.number() == next
             && !self.window.is_empty()
             && self.window.len() < 2 * self.window_live + SLACK
         {
-            self.window.push_back(Some(value));
+            self.window.push_back(Some(make()));
             self.window_live += 1;
             return;
         }
-        self.insert_elsewhere(id, value);
+        self.insert_elsewhere(id, make());
     }
 
     fn insert_elsewhere(&mut self, id: K, value: V) {

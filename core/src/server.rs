@@ -154,13 +154,7 @@ impl TurnState {
         if !self.running {
             return None;
         }
-        let keepalive = (t.keepalive_ms > 0)
-            .then(|| self.last_keepalive.max(self.last_output) + t.keepalive_ms);
-        let timeout = (t.agent_timeout_ms > 0).then(|| self.last_output + t.agent_timeout_ms);
-        match (keepalive, timeout) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        running_turn_deadline(t, self.last_output, self.last_keepalive)
     }
 
     /// Moves the turn's timer to its current deadline. (An entry for an earlier deadline goes
@@ -1472,7 +1466,17 @@ impl Server {
                 .push_back(Event::ProvisionAgent(Box::new(provision)));
         }
         let run = start_now.then(|| turn.clone());
-        let mut state = TurnState {
+        // What start_turn does, without looking the session or the turn up again; the state
+        // is then built in its place in the table.
+        let timer_at = if start_now {
+            running_turn_deadline(&self.config.timing, now, now)
+        } else {
+            None
+        };
+        if let Some(at) = timer_at {
+            self.timers.schedule(at, Timer::Turn(turn_id));
+        }
+        self.turns.insert_with(turn_id, || TurnState {
             turn,
             session: at,
             pending_run: !start_now,
@@ -1480,11 +1484,8 @@ impl Server {
             text: String::new(),
             last_output: now,
             last_keepalive: now,
-            timer_at: None,
-        };
-        // What start_turn does, without looking the session or the turn up again.
-        state.reschedule(&mut self.timers, &self.config.timing, turn_id);
-        self.turns.insert(turn_id, state);
+            timer_at,
+        });
         if let Some(run) = run {
             self.events.push_back(Event::RunTurn(run));
         }
@@ -2037,6 +2038,17 @@ impl Server {
     #[cfg(test)]
     pub(crate) fn timer_count(&self) -> usize {
         self.timers.len()
+    }
+}
+
+/// When a running turn next needs attention: a keepalive after `keepalive_ms` of silence, or
+/// the agent timeout after `agent_timeout_ms` without output.
+fn running_turn_deadline(t: &Timing, last_output: u64, last_keepalive: u64) -> Option<u64> {
+    let keepalive = (t.keepalive_ms > 0).then(|| last_keepalive.max(last_output) + t.keepalive_ms);
+    let timeout = (t.agent_timeout_ms > 0).then(|| last_output + t.agent_timeout_ms);
+    match (keepalive, timeout) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
