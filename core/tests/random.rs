@@ -92,7 +92,7 @@ fn random_inputs_keep_invariants() {
         let mut turns: Vec<TurnId> = Vec::new();
         let mut verifying: Vec<ConnectionId> = Vec::new();
         let mut history: Vec<u64> = Vec::new();
-        for _ in 0..3000 {
+        for step in 0..3000 {
             now += rng.below(12);
             match rng.below(20) {
                 0 | 1 => {
@@ -183,8 +183,17 @@ fn random_inputs_keep_invariants() {
                     }
                 }
             }
-            // Drain and check every output.
-            while let Some(t) = server.poll_transmit() {
+            // Drain and check every output, owned or borrowed in turn (the same buffer is
+            // behind both); a peek shows what is taken next.
+            loop {
+                let peeked = server.peek_transmit().map(|t| t.to_owned());
+                let taken = if step % 2 == 0 {
+                    server.poll_transmit()
+                } else {
+                    server.poll_transmit_ref().map(|t| t.to_owned())
+                };
+                assert_eq!(peeked, taken, "seed {seed}: peek and poll disagree");
+                let Some(t) = taken else { break };
                 let id = t.connection.0;
                 assert!(
                     live.contains(&id),

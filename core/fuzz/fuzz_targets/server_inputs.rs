@@ -63,7 +63,17 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => server.handle_timeout(now),
         }
-        while let Some(t) = server.poll_transmit() {
+        // Drained owned or borrowed (the buffer behind both is the same), checking that a peek
+        // shows what is taken next.
+        loop {
+            let peeked = server.peek_transmit().map(|t| t.to_owned());
+            let taken = if op & 1 == 0 {
+                server.poll_transmit()
+            } else {
+                server.poll_transmit_ref().map(|t| t.to_owned())
+            };
+            assert_eq!(peeked, taken);
+            let Some(t) = taken else { break };
             if let Payload::Text(text) = t.payload {
                 let v: serde_json::Value = serde_json::from_str(&text).expect("frames are JSON");
                 assert!(v["type"].is_string(), "frame without type: {text}");
