@@ -17,7 +17,6 @@ pub(crate) struct Buckets {
 impl Buckets {
     /// Takes one message from the sender's bucket. `Err` carries the wait in milliseconds.
     /// `live_connections` bounds how many buckets are worth keeping.
-    #[inline]
     pub(crate) fn take(
         &mut self,
         now: u64,
@@ -30,18 +29,6 @@ impl Buckets {
         if per_minute == 0 {
             return Ok(()); // no limit configured
         }
-        self.take_limited(now, per_minute, burst, connection, user, live_connections)
-    }
-
-    fn take_limited(
-        &mut self,
-        now: u64,
-        per_minute: u32,
-        burst: u32,
-        connection: u64,
-        user: Option<&str>,
-        live_connections: usize,
-    ) -> Result<(), u64> {
         let bucket = match user {
             Some(user) => match self.users.get_mut(user) {
                 Some(bucket) => bucket,

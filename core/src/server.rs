@@ -1216,14 +1216,17 @@ impl Server {
 
         // Rate: per authenticated identity, or per connection when the identity is only claimed.
         let limits = &self.config.limits;
-        let rate = self.buckets.take(
-            now,
-            limits.messages_per_minute,
-            limits.message_burst,
-            id.0,
-            authenticated.then_some(sender_id),
-            self.conns.len(),
-        );
+        let rate = match limits.messages_per_minute {
+            0 => Ok(()), // no limit configured: nothing to look up
+            per_minute => self.buckets.take(
+                now,
+                per_minute,
+                limits.message_burst,
+                id.0,
+                authenticated.then_some(sender_id),
+                self.conns.len(),
+            ),
+        };
         if let Err(retry_after) = rate {
             let text = format!("Rate limit exceeded; retry in {retry_after} ms");
             self.send_error(
@@ -1861,6 +1864,10 @@ impl Server {
         if let Some(state) = self.turns.get_mut(&turn) {
             state.reschedule(&mut self.timers, &self.config.timing, turn);
         }
+        // A deadline moved leaves its old entry stale: keep the front live for poll_timeout.
+        let turns = self.turns.len();
+        self.timers
+            .drop_stale_turns(turns, timer_is_live(&self.turns));
     }
 
     /// Keeps proxies from cutting a silent turn: v2 followers get `chat.keepalive`, a v1
