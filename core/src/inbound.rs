@@ -599,6 +599,23 @@ mod tests {
         }
     }
 
+    /// Short strings at the end of a frame stay on the fast path, whatever follows their
+    /// opening quote (a `#` right after a quote once looked like a byte to escape).
+    #[test]
+    fn flat_reader_takes_short_strings_at_the_end() {
+        for text in [
+            r##"{"type":"#x"}"##,
+            r##"{"type":"ping","id":"#1"}"##,
+            r#"{"a":"b","c":""}"#,
+        ] {
+            let mut frame = RawFrame::default();
+            assert!(flat::parse(text, &mut frame), "{text}");
+            let mut full = RawFrame::default();
+            assert!(serde_parse_into(text, &mut full).is_ok());
+            assert_eq!(frame, full, "{text}");
+        }
+    }
+
     /// The flat reader knows every key by name, and only by its exact name.
     #[test]
     fn flat_reader_knows_every_key() {

@@ -42,6 +42,7 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
         if b.get(i).is_some_and(|&c| c <= b' ') {
             i = skip_space(b, i);
         }
+        // A plain string goes into the frame as it is read; any other value after the match.
         let value = match b.get(i) {
             Some(b'"') => {
                 let Some(end) = string_end(b, i + 1) else {
@@ -55,49 +56,42 @@ pub(super) fn parse<'a>(text: &'a str, frame: &mut RawFrame<'a>) -> bool {
                     return false;
                 }
                 i = end + 1;
-                if b.get(i).is_some_and(|&c| c <= b' ') {
-                    i = skip_space(b, i);
-                }
-                match b.get(i) {
-                    Some(b',') => {
-                        i += 1;
-                        if b.get(i).is_some_and(|&c| c <= b' ') {
-                            i = skip_space(b, i);
-                        }
-                        continue;
-                    }
-                    Some(b'}') => {
-                        frame.is_object = true;
-                        return skip_space(b, i + 1) == b.len();
-                    }
-                    _ => return false,
-                }
+                None
             }
             Some(b't') if b[i..].starts_with(b"true") => {
                 i += 4;
-                Loose::Bool(true)
+                Some(Loose::Bool(true))
             }
             Some(b'f') if b[i..].starts_with(b"false") => {
                 i += 5;
-                Loose::Bool(false)
+                Some(Loose::Bool(false))
             }
             Some(b'n') if b[i..].starts_with(b"null") => {
                 i += 4;
-                Loose::Null
+                Some(Loose::Null)
             }
             Some(b'0'..=b'9') => match whole_number(b, i) {
                 Some((n, next)) => {
                     i = next;
-                    Loose::Number(Number::from(n))
+                    Some(Loose::Number(Number::from(n)))
                 }
                 None => return false,
             },
             _ => return false,
         };
-        frame.set(key, value);
-        i = skip_space(b, i);
+        if let Some(value) = value {
+            frame.set(key, value);
+        }
+        if b.get(i).is_some_and(|&c| c <= b' ') {
+            i = skip_space(b, i);
+        }
         match b.get(i) {
-            Some(b',') => i = skip_space(b, i + 1),
+            Some(b',') => {
+                i += 1;
+                if b.get(i).is_some_and(|&c| c <= b' ') {
+                    i = skip_space(b, i);
+                }
+            }
             Some(b'}') => {
                 frame.is_object = true;
                 return skip_space(b, i + 1) == b.len();
@@ -194,14 +188,11 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
         .checked_sub(8)
         .filter(|&base| base < i && i < b.len())
     {
-        // Fewer than eight bytes left: the frame's last eight, without those before `i`. A
-        // byte before `i` that needs escaping can make the byte after it look like one too;
-        // the check below then fails and the full parser decides.
-        let mask = load_word(b, base).map_or(0, escape_mask) >> (8 * (i - base));
-        if mask == 0 {
-            return None;
-        }
-        let at = i + (mask.trailing_zeros() / 8) as usize;
+        // Fewer than eight bytes left: the frame's last eight, shifted past those before `i`
+        // (so none of them can make a byte after it look like one that needs escaping). The
+        // zero bytes shifted in count as control characters, past the end of the frame.
+        let word = load_word(b, base).unwrap_or(0) >> (8 * (i - base));
+        let at = i + (escape_mask(word).trailing_zeros() / 8) as usize;
         return (b.get(at) == Some(&b'"')).then_some(at);
     }
     while let Some(&c) = b.get(i) {
