@@ -84,8 +84,8 @@ pub enum PayloadRef<'a> {
 }
 
 impl TransmitRef<'_> {
-    /// The same transmit with its own strings.
-    pub fn to_owned(&self) -> Transmit {
+    /// The same transmit with its own strings (what [`crate::Server::poll_transmit`] returns).
+    pub fn to_transmit(&self) -> Transmit {
         Transmit {
             connection: self.connection,
             payload: match self.payload {
@@ -149,7 +149,7 @@ struct TurnExtras {
 /// A turn's text fields, in the order they are written. Every field is either absent or
 /// non-empty, so an empty range means absent. The body is the envelope prefix followed by the
 /// content: the content is stored once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TextField {
     AgentId,
     SessionKey,

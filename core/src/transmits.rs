@@ -9,7 +9,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::ops::Range;
 
-use crate::event::{ConnectionId, Payload, PayloadRef, Transmit, TransmitRef};
+use crate::event::{ConnectionId, PayloadRef, Transmit, TransmitRef};
 
 /// A frame already in the buffer, to queue for another connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,21 +108,14 @@ impl Transmits {
 
     /// The next transmit, as its own strings.
     pub(crate) fn pop(&mut self) -> Option<Transmit> {
-        let next = self.queue.pop_front()?;
-        let text = String::from(self.text.get(next.text).unwrap_or_default());
-        Some(Transmit {
-            connection: next.connection,
-            payload: match next.close {
-                None => Payload::Text(text),
-                Some(code) => Payload::Close { code, reason: text },
-            },
-        })
+        self.pop_ref().map(|t| t.to_transmit())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Payload;
     use alloc::vec::Vec;
 
     #[test]

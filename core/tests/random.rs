@@ -186,11 +186,11 @@ fn random_inputs_keep_invariants() {
             // Drain and check every output, owned or borrowed in turn (the same buffer is
             // behind both); a peek shows what is taken next.
             loop {
-                let peeked = server.peek_transmit().map(|t| t.to_owned());
+                let peeked = server.peek_transmit().map(|t| t.to_transmit());
                 let taken = if step % 2 == 0 {
                     server.poll_transmit()
                 } else {
-                    server.poll_transmit_ref().map(|t| t.to_owned())
+                    server.poll_transmit_ref().map(|t| t.to_transmit())
                 };
                 assert_eq!(peeked, taken, "seed {seed}: peek and poll disagree");
                 let Some(t) = taken else { break };

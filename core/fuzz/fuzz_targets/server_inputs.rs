@@ -66,11 +66,11 @@ fuzz_target!(|data: &[u8]| {
         // Drained owned or borrowed (the buffer behind both is the same), checking that a peek
         // shows what is taken next.
         loop {
-            let peeked = server.peek_transmit().map(|t| t.to_owned());
+            let peeked = server.peek_transmit().map(|t| t.to_transmit());
             let taken = if op & 1 == 0 {
                 server.poll_transmit()
             } else {
-                server.poll_transmit_ref().map(|t| t.to_owned())
+                server.poll_transmit_ref().map(|t| t.to_transmit())
             };
             assert_eq!(peeked, taken);
             let Some(t) = taken else { break };
