@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::media::{Media, MediaKind};
 use crate::outbound::ObjectWriter;
+use crate::transmits::KEPT_CAPACITY;
 
 /// A connection, numbered by the core from 1 in accept order. Renders as `conn-<n>`, which is
 /// also the identity of a connection that gave no `senderId`.
@@ -178,6 +179,9 @@ pub(crate) struct TurnText {
 impl TurnText {
     /// Starts a turn's text in `buffer` (emptied first; its capacity is what is reused).
     pub(crate) fn new(mut buffer: String) -> TurnText {
+        if buffer.capacity() > KEPT_CAPACITY {
+            buffer = String::new(); // one very long message does not keep its memory for good
+        }
         buffer.clear();
         TurnText {
             text: buffer,

@@ -11,6 +11,9 @@ use core::ops::Range;
 
 use crate::event::{ConnectionId, PayloadRef, Transmit, TransmitRef};
 
+/// Most buffer a batch leaves allocated for the next one.
+pub(crate) const KEPT_CAPACITY: usize = 64 * 1024;
+
 /// A frame already in the buffer, to queue for another connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Written(Range<usize>);
@@ -70,7 +73,12 @@ impl Transmits {
     #[inline]
     fn write(&mut self, write: impl FnOnce(&mut String)) -> Range<usize> {
         if self.queue.is_empty() {
-            self.text.clear(); // every range handed out before is drained
+            // Every range handed out before is drained. A batch of large frames (a long
+            // history page) does not keep its memory for good.
+            if self.text.capacity() > KEPT_CAPACITY {
+                self.text = String::new();
+            }
+            self.text.clear();
         }
         let start = self.text.len();
         write(&mut self.text);
@@ -143,6 +151,16 @@ mod tests {
         let next = t.pop_ref().unwrap();
         assert_eq!(next.payload, PayloadRef::Text("{}"));
         assert!(t.pop_ref().is_none());
+    }
+
+    #[test]
+    fn a_large_batch_does_not_keep_its_memory() {
+        let mut t = Transmits::default();
+        let big = "x".repeat(4 * KEPT_CAPACITY);
+        t.push_text(ConnectionId(1), |out| out.push_str(&big));
+        assert_eq!(t.pop().map(|x| x.payload), Some(Payload::Text(big)));
+        t.push_text(ConnectionId(1), |out| out.push_str("{}"));
+        assert!(t.text.capacity() <= KEPT_CAPACITY);
     }
 
     #[test]
